@@ -1,0 +1,427 @@
+import type { DependencyContainer } from "tsyringe";
+import { ActorHandlerError, ArityError, BerthError, DeadlineExceededError, QueryMutationError, UnknownHandlerError } from "../errors.js";
+import { copyValue, commitValue, formatPath } from "../state/walk.js";
+import type { Delta } from "../state/delta.js";
+import type { ActorType, HandlerEntry } from "./defineActor.js";
+import { ReadContext, WriteContext } from "./context.js";
+import type { ActorRecord, TimerRecord } from "./record.js";
+import type { TimerInfo } from "./types.js";
+import type { ActorHost } from "./ActorHost.js";
+
+/** Where an activation is in its life. */
+export const enum Status {
+  /** Loading state and running `onActivate`; calls wait. */
+  Activating,
+  Active,
+  /** Running `onDeactivate` before passivation; calls wait and reactivate it afterwards. */
+  Deactivating,
+  /** Passivated, destroyed or moved away; the host no longer lists it. */
+  Gone,
+}
+
+/** A call waiting in an actor's mailbox. */
+export interface PendingCall {
+  readonly entry: HandlerEntry;
+  readonly args: unknown[];
+  readonly deadline: number;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** What a committed writing turn produced, handed to the host (replication hooks in). */
+export interface CommittedTurn {
+  readonly act: Activation;
+  /** The state changes, when the actor's backup policy replicates. */
+  readonly delta: Delta | null;
+  /** Whether the timers changed (they travel with the delta). */
+  readonly timersChanged: boolean;
+  readonly destroyed: boolean;
+}
+
+/**
+ * One live actor: its state, its mailbox and the turn discipline.
+ *
+ * - One writing turn at a time; queries share the actor with each other, never with a writer.
+ * - Calls start in arrival order (a query never overtakes an earlier handler).
+ * - A writing turn is a transaction: state and timers are committed only if the handler and
+ *   the result's validation succeed; otherwise they are restored from the committed copy.
+ *
+ * The fast path (idle actor, synchronous handler) runs the whole turn inside the call and
+ * allocates a context, the committed copy of what changed, and one promise.
+ */
+export class Activation {
+  status: Status = Status.Activating;
+  /** The state handlers see and change. */
+  live: unknown;
+  /** The last committed state; never mutated, shares subtrees across turns. */
+  committed: unknown;
+  timers: readonly TimerRecord[] = EMPTY_TIMERS;
+  timerSeq = 0;
+  /** The timers as changed by the running writing turn (copy-on-write), else null. */
+  private turnTimers: TimerRecord[] | null = null;
+  private turnTimerSeq = 0;
+  destroyRequested = false;
+  deps: unknown = undefined;
+  container: DependencyContainer | undefined = undefined;
+  lastUsed = 0;
+  /** Partition the actor's id hashes to. */
+  readonly partition: number;
+
+  private writing = false;
+  private readers = 0;
+  private queue: PendingCall[] | null = null;
+  private qhead = 0;
+  private draining = false;
+
+  /** Least-recently-used list links, owned by the host. */
+  lruPrev: Activation | null = null;
+  lruNext: Activation | null = null;
+
+  constructor(
+    readonly host: ActorHost,
+    readonly type: ActorType,
+    readonly id: string,
+    partition: number,
+  ) {
+    this.partition = partition;
+  }
+
+  /** True when nothing runs and nothing waits. */
+  get idle(): boolean {
+    return !this.writing && this.readers === 0 && (this.queue === null || this.qhead >= this.queue.length);
+  }
+
+  /** Number of calls waiting (not running). */
+  get queued(): number {
+    return this.queue === null ? 0 : this.queue.length - this.qhead;
+  }
+
+  /** Installs a record (fresh or restored) as committed and live state. */
+  load(record: ActorRecord): void {
+    this.committed = record.state;
+    this.live = copyValue(record.state, "state");
+    this.timers = record.timers;
+    this.timerSeq = record.timerSeq;
+    this.lastUsed = record.lastUsed;
+  }
+
+  /** The durable record of the committed state. */
+  toRecord(): ActorRecord {
+    return { state: this.committed, timers: this.timers, timerSeq: this.timerSeq, lastUsed: this.lastUsed };
+  }
+
+  /**
+   * Calls a handler or query. Validates arity; the caller validated (copied) the arguments.
+   * Rejects with `ActorHandlerError` if the handler throws (state unchanged).
+   * @param deadline when a waiting call gives up (ms since the epoch); 0 means the node's call timeout from now
+   */
+  call(entry: HandlerEntry, args: unknown[], deadline: number): Promise<unknown> {
+    if (args.length < entry.minArgs || args.length > entry.maxArgs) {
+      return Promise.reject(new ArityError(this.type.name, entry.name, { min: entry.minArgs, max: entry.maxArgs }, args.length));
+    }
+    if (this.status === Status.Active && (this.queue === null || this.qhead >= this.queue.length) && this.canStart(entry)) {
+      return this.run(entry, args);
+    }
+    // Only waiting calls need a deadline, so the fast path never reads the clock.
+    const due = deadline === 0 ? this.host.clock.now() + this.host.callTimeoutMs : deadline;
+    return new Promise((resolve, reject) => this.enqueue({ entry, args, deadline: due, resolve, reject }));
+  }
+
+  /** Runs a turn now, bypassing the mailbox: used for lifecycle turns while activating or deactivating. */
+  runLifecycle(entry: HandlerEntry): Promise<unknown> {
+    return this.run(entry, []);
+  }
+
+  enqueue(call: PendingCall): void {
+    if (this.queue === null) {
+      this.queue = [call];
+      this.qhead = 0;
+      this.host.markBusy(this);
+    } else this.queue.push(call);
+  }
+
+  /** Removes and returns the waiting calls (to hand them to a new activation). */
+  takeQueue(): PendingCall[] {
+    const q = this.queue === null ? [] : this.queue.slice(this.qhead);
+    this.queue = null;
+    this.qhead = 0;
+    return q;
+  }
+
+  /** Rejects waiting calls whose deadline has passed. Returns how many wait still. */
+  expireQueued(now: number): number {
+    const q = this.queue;
+    if (q === null) return 0;
+    let kept = 0;
+    for (let i = this.qhead; i < q.length; i++) {
+      const c = q[i] as PendingCall;
+      if (c.deadline <= now) c.reject(new DeadlineExceededError(c.deadline - now + this.host.callTimeoutMs, `waiting for ${this.type.name}/${this.id}`));
+      else q[kept++] = c;
+    }
+    q.length = kept;
+    this.qhead = 0;
+    if (kept === 0) this.queue = null;
+    return kept;
+  }
+
+  private canStart(entry: HandlerEntry): boolean {
+    return entry.readonly ? !this.writing : !this.writing && this.readers === 0;
+  }
+
+  /** Starts queued calls that may run now, in order. */
+  drain(): void {
+    if (this.draining || this.status !== Status.Active) return;
+    this.draining = true;
+    try {
+      let now = -1;
+      while (this.queue !== null && this.qhead < this.queue.length) {
+        const call = this.queue[this.qhead] as PendingCall;
+        if (!this.canStart(call.entry)) break;
+        this.queue[this.qhead++] = undefined as unknown as PendingCall;
+        if (this.qhead >= this.queue.length) this.queue = null;
+        if (now < 0) now = this.host.clock.now();
+        if (call.deadline <= now) {
+          call.reject(new DeadlineExceededError(this.host.callTimeoutMs, `waiting for ${this.type.name}/${this.id}`));
+          continue;
+        }
+        this.run(call.entry, call.args).then(call.resolve, call.reject);
+      }
+    } finally {
+      this.draining = false;
+    }
+    if (this.idle) this.host.onIdle(this);
+  }
+
+  private run(entry: HandlerEntry, args: unknown[]): Promise<unknown> {
+    this.lastUsed = this.host.coarseNow;
+    return entry.readonly ? this.runQuery(entry, args) : this.runWrite(entry, args);
+  }
+
+  private runWrite(entry: HandlerEntry, args: unknown[]): Promise<unknown> {
+    this.writing = true;
+    this.turnTimers = null;
+    this.destroyRequested = false;
+    const ctx = new WriteContext(this);
+    let out: unknown;
+    try {
+      out = (entry.fn as (ctx: WriteContext, ...a: unknown[]) => unknown)(ctx, ...args);
+    } catch (error) {
+      return Promise.reject(this.abortWrite(ctx, entry, error));
+    }
+    if (isThenable(out)) {
+      return Promise.resolve(out).then(
+        (value) => this.commitWrite(ctx, entry, value),
+        (error: unknown) => {
+          throw this.abortWrite(ctx, entry, error);
+        },
+      );
+    }
+    try {
+      const result = this.commitWrite(ctx, entry, out);
+      return isThenable(result) ? (result as Promise<unknown>) : Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Validates result and state, commits, and releases the actor. Returns the result (or its replication promise). */
+  private commitWrite(ctx: WriteContext, entry: HandlerEntry, value: unknown): unknown {
+    ctx.open = false;
+    let result: unknown;
+    let delta: Delta | null;
+    try {
+      result = copyValue(value, `${this.type.name}.${entry.name}() result`);
+      const committed = commitValue(this.live, this.committed, "state", this.type.backup.replicates);
+      this.committed = committed.committed;
+      delta = committed.delta;
+    } catch (error) {
+      throw this.abortWrite(ctx, entry, error);
+    }
+    const timersChanged = this.turnTimers !== null;
+    if (timersChanged) {
+      const before = this.timers;
+      this.timers = this.turnTimers as TimerRecord[];
+      this.timerSeq = this.turnTimerSeq;
+      this.turnTimers = null;
+      this.host.timersChanged(this, before);
+    }
+    const destroyed = this.destroyRequested;
+    this.writing = false;
+    const pending = this.host.committed({ act: this, delta, timersChanged, destroyed });
+    this.drain();
+    return pending === undefined ? result : pending.then(() => result);
+  }
+
+  /** Restores the committed state and timers, releases the actor, and returns the error for the caller. */
+  private abortWrite(ctx: WriteContext, entry: HandlerEntry, error: unknown): unknown {
+    ctx.open = false;
+    this.live = copyValue(this.committed, "state");
+    this.turnTimers = null;
+    this.destroyRequested = false;
+    this.writing = false;
+    if ("consumes" in entry) this.commitTimerRemoval((entry as TimerTurnEntry).consumes);
+    this.drain();
+    return this.toCallerError(entry, error);
+  }
+
+  private commitTimerRemoval(timerId: string): void {
+    const i = this.timers.findIndex((t) => t.id === timerId);
+    if (i < 0) return;
+    const before = this.timers;
+    const next = before.slice();
+    next.splice(i, 1);
+    this.timers = next;
+    this.host.timersChanged(this, before);
+    void this.host.committed({ act: this, delta: null, timersChanged: true, destroyed: false });
+  }
+
+  private runQuery(entry: HandlerEntry, args: unknown[]): Promise<unknown> {
+    this.readers++;
+    const ctx = new ReadContext(this);
+    let out: unknown;
+    try {
+      out = (entry.fn as (ctx: ReadContext, ...a: unknown[]) => unknown)(ctx, ...args);
+    } catch (error) {
+      return Promise.reject(this.failQuery(ctx, entry, error));
+    }
+    if (isThenable(out)) {
+      return Promise.resolve(out).then(
+        (value) => this.endQuery(ctx, entry, value),
+        (error: unknown) => {
+          throw this.failQuery(ctx, entry, error);
+        },
+      );
+    }
+    try {
+      return Promise.resolve(this.endQuery(ctx, entry, out));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Ends a query that returned: checks it left the state alone and returns its validated result. */
+  private endQuery(ctx: ReadContext, entry: HandlerEntry, value: unknown): unknown {
+    ctx.open = false;
+    let error: unknown = this.host.checkQueries ? this.undoMutation(entry) : null;
+    let result: unknown;
+    if (error === null) {
+      try {
+        result = copyValue(value, `${this.type.name}.${entry.name}() result`);
+      } catch (e) {
+        error = e;
+      }
+    }
+    this.releaseReader();
+    if (error !== null) throw this.toCallerError(entry, error);
+    return result;
+  }
+
+  /** Ends a query that threw; returns the caller's error. */
+  private failQuery(ctx: ReadContext, entry: HandlerEntry, thrown: unknown): Error {
+    ctx.open = false;
+    const mutation = this.host.checkQueries ? this.undoMutation(entry) : null;
+    this.releaseReader();
+    return this.toCallerError(entry, mutation ?? thrown);
+  }
+
+  private releaseReader(): void {
+    this.readers--;
+    if (this.readers === 0) this.drain();
+  }
+
+  /** If a query changed the state, restores it and returns the error; otherwise null. */
+  private undoMutation(entry: HandlerEntry): QueryMutationError | null {
+    const mutation = this.findMutation();
+    if (mutation === null) return null;
+    this.live = copyValue(this.committed, "state");
+    return new QueryMutationError(this.type.name, entry.name, mutation);
+  }
+
+  /** The path of the first change a query made to the state, or null. */
+  private findMutation(): string | null {
+    const { committed, delta } = commitValue(this.live, this.committed, "state", true);
+    if (committed === this.committed) return null;
+    const first = delta?.[0];
+    return first ? formatPath("state", first.path) : "state";
+  }
+
+  private toCallerError(entry: HandlerEntry, error: unknown): Error {
+    if (error instanceof BerthError && !(error instanceof ActorHandlerError)) {
+      // Framework errors raised inside the turn (unserializable state, unknown timer handler)
+      // reach the caller as they are: they name the fix.
+      if (error.code === "not-serializable" || error.code === "unknown-handler" || error.code === "arity" || error.code === "query-mutation") return error;
+    }
+    const e = error instanceof Error ? error : new Error(String(error));
+    return new ActorHandlerError(this.type.name, this.id, entry.name, e.message, e.name, { cause: error });
+  }
+
+  // ---- timers (called by ctx.schedule during a writing turn) ----
+
+  addTimer(due: number, handler: string, args: unknown[]): string {
+    const entry = this.type.handlers.get(handler);
+    if (entry === undefined) throw new UnknownHandlerError(this.type.name, handler, [...this.type.handlers.keys()]);
+    if (args.length < entry.minArgs || args.length > entry.maxArgs) {
+      throw new ArityError(this.type.name, handler, { min: entry.minArgs, max: entry.maxArgs }, args.length);
+    }
+    const timers = this.editTimers();
+    const id = `t${this.turnTimerSeq++}`;
+    const record: TimerRecord = { id, due, handler, args: copyValue(args, `schedule ${handler}() args`) };
+    let i = timers.length;
+    while (i > 0 && (timers[i - 1] as TimerRecord).due > due) i--;
+    timers.splice(i, 0, record);
+    return id;
+  }
+
+  cancelTimer(timerId: string): boolean {
+    const current = this.turnTimers ?? this.timers;
+    const i = current.findIndex((t) => t.id === timerId);
+    if (i < 0) return false;
+    this.editTimers().splice(i, 1);
+    return true;
+  }
+
+  pendingTimers(): readonly TimerInfo[] {
+    return (this.turnTimers ?? this.timers).map((t) => ({ ...t }));
+  }
+
+  private editTimers(): TimerRecord[] {
+    if (this.turnTimers === null) {
+      this.turnTimers = this.timers.slice();
+      this.turnTimerSeq = this.timerSeq;
+    }
+    return this.turnTimers;
+  }
+
+  /**
+   * The turn that fires a due timer: it removes the timer and calls its handler. If the
+   * handler throws, the state rolls back but the removal still commits, so a timer fires
+   * exactly once. Returns null if the timer was cancelled meanwhile.
+   */
+  timerTurn(timerId: string): TimerTurnEntry | null {
+    const timer = this.timers.find((t) => t.id === timerId);
+    const target = timer && this.type.handlers.get(timer.handler);
+    if (timer === undefined || target === undefined) return null;
+    return {
+      name: timer.handler,
+      readonly: false,
+      minArgs: 0,
+      maxArgs: 0,
+      consumes: timerId,
+      fn: ((ctx: WriteContext) => {
+        this.cancelTimer(timerId);
+        return (target.fn as (ctx: WriteContext, ...a: unknown[]) => unknown)(ctx, ...copyValue(timer.args, "timer args"));
+      }) as HandlerEntry["fn"],
+    };
+  }
+}
+
+/** A turn that consumes a timer (see `Activation.timerTurn`). */
+export interface TimerTurnEntry extends HandlerEntry {
+  readonly consumes: string;
+}
+
+const EMPTY_TIMERS: readonly TimerRecord[] = Object.freeze([]);
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
+}

@@ -1,0 +1,418 @@
+import type { Logger } from "pino";
+import type { DependencyContainer } from "tsyringe";
+import { ActivationError, BerthError, NodeStoppedError, UnknownActorTypeError, UnknownHandlerError } from "../errors.js";
+import { parse, stringify } from "../state/serializer.js";
+import { copyValue } from "../state/walk.js";
+import type { Clock, TimerHandle } from "../time/clock.js";
+import { Activation, Status, type CommittedTurn } from "./Activation.js";
+import type { ActorType, HandlerEntry } from "./defineActor.js";
+import { resolveDeps } from "./deps.js";
+import type { ActorRecord, TimerRecord } from "./record.js";
+import { TimerQueue, type TimerEntry } from "./TimerQueue.js";
+import type { ActorRef, AnyActorDefinition } from "./types.js";
+import { ActorIdentity } from "./identity.js";
+
+/** Creates references on behalf of an actor (so self-calls can be caught). */
+export interface CallerRefs {
+  ref<A extends AnyActorDefinition>(def: A, id: string, caller?: Activation): ActorRef<A>;
+}
+
+/** Hooks the host calls as actors commit, activate and go away (replication plugs in here). */
+export interface HostHooks {
+  /** After a writing turn commits. A returned promise delays the caller's reply (sync backup). */
+  committed?(turn: CommittedTurn): Promise<void> | undefined;
+  /** Where a record comes from when the actor is not in this node's memory (recovery from backups or the log). */
+  loadRecord?(type: ActorType, id: string): Promise<ActorRecord | undefined> | undefined;
+  /** After an actor was destroyed (its record must be deleted everywhere). */
+  destroyed?(type: ActorType, id: string, partition: number): void;
+}
+
+/** Settings of a host; `createNode` fills in the defaults. */
+export interface HostOptions {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly container: DependencyContainer;
+  readonly refs: CallerRefs;
+  readonly partitionOf: (id: string) => number;
+  readonly maxActiveActors: number;
+  readonly callTimeoutMs: number;
+  readonly checkQueries: boolean;
+  readonly hooks?: HostHooks;
+}
+
+interface TypeSlot {
+  readonly type: ActorType;
+  readonly active: Map<string, Activation>;
+  /** Passivated actors: serialized record, kept in insertion (= passivation) order. */
+  readonly passive: Map<string, PassiveEntry>;
+}
+
+interface PassiveEntry {
+  readonly data: string;
+  readonly lastUsed: number;
+  readonly passivatedAt: number;
+  readonly hasTimers: boolean;
+}
+
+/** Counts exported by `node.stats()`. */
+export interface HostStats {
+  active: number;
+  passive: number;
+  activations: number;
+  passivations: number;
+  destroyed: number;
+  timersFired: number;
+  timerErrors: number;
+}
+
+/**
+ * The actors of one node: activation on first call, passivation when idle or when the
+ * active-actor cap is reached (least recently used first), expiry, durable timers, and the
+ * deadlines of waiting calls.
+ */
+export class ActorHost {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly refs: CallerRefs;
+  readonly callTimeoutMs: number;
+  readonly checkQueries: boolean;
+  private readonly container: DependencyContainer;
+  private readonly partitionOf: (id: string) => number;
+  private readonly maxActive: number;
+  private readonly hooks: HostHooks;
+  private readonly slots = new Map<string, TypeSlot>();
+  private readonly timers: TimerQueue;
+  private readonly busy = new Set<Activation>();
+  private readonly ready = new WeakMap<Activation, Promise<void>>();
+  private lruHead: Activation | null = null;
+  private lruTail: Activation | null = null;
+  private activeCount = 0;
+  private sweepHandle: TimerHandle | null = null;
+  private readonly sweepEveryMs: number;
+  /** The shortest idle timeout or expiry of any type: actors used more recently need no look. */
+  private readonly shortestIdleMs: number;
+  private stopped = false;
+  /**
+   * The time of the last sweep. Turns stamp `lastUsed` with it instead of reading the clock
+   * (which costs more than a whole turn on some machines); idle checks add one sweep interval,
+   * so an actor is never passivated before it has really been idle for its timeout.
+   */
+  coarseNow: number;
+  readonly counters: Omit<HostStats, "active" | "passive"> = {
+    activations: 0,
+    passivations: 0,
+    destroyed: 0,
+    timersFired: 0,
+    timerErrors: 0,
+  };
+
+  constructor(types: readonly ActorType[], options: HostOptions) {
+    this.clock = options.clock;
+    this.log = options.log;
+    this.refs = options.refs;
+    this.container = options.container;
+    this.partitionOf = options.partitionOf;
+    this.maxActive = options.maxActiveActors;
+    this.callTimeoutMs = options.callTimeoutMs;
+    this.checkQueries = options.checkQueries;
+    this.hooks = options.hooks ?? {};
+    for (const type of types) this.slots.set(type.name, { type, active: new Map(), passive: new Map() });
+    this.timers = new TimerQueue(this.clock, (e) => this.fireTimer(e));
+    this.coarseNow = this.clock.now();
+    this.shortestIdleMs = Math.min(...types.map((t) => Math.min(t.idleTimeoutMs, t.expireAfterMs ?? Infinity)));
+    this.sweepEveryMs = Math.min(Math.max(Math.floor(Math.min(this.shortestIdleMs, this.callTimeoutMs) / 4), 100), 30_000);
+    this.armSweep();
+  }
+
+  /** The types this host serves, by name. */
+  typeNames(): string[] {
+    return [...this.slots.keys()];
+  }
+
+  slotOf(typeName: string): ActorType | undefined {
+    return this.slots.get(typeName)?.type;
+  }
+
+  /**
+   * Runs a call on the actor `id` of type `typeName`, activating it if needed. The arguments
+   * must already be a private copy (the caller validated them). Rejects with a clear error for
+   * an unknown type or handler.
+   * @param deadline ms since the epoch, or 0 for the node's call timeout from when the call waits
+   */
+  invoke(typeName: string, id: string, method: string, args: unknown[], deadline: number): Promise<unknown> {
+    if (this.stopped) return Promise.reject(new NodeStoppedError("this node"));
+    const slot = this.slots.get(typeName);
+    if (slot === undefined) return Promise.reject(new UnknownActorTypeError(typeName, this.typeNames()));
+    const entry = slot.type.handlers.get(method);
+    if (entry === undefined) return Promise.reject(new UnknownHandlerError(typeName, method, [...slot.type.handlers.keys()]));
+    let act = slot.active.get(id);
+    if (act === undefined) act = this.activate(slot, id);
+    else this.touch(act);
+    return act.call(entry, args, deadline);
+  }
+
+  stats(): HostStats {
+    let passive = 0;
+    for (const s of this.slots.values()) passive += s.passive.size;
+    return { active: this.activeCount, passive, ...this.counters };
+  }
+
+  /** Whether the actor is active or passivated here. */
+  has(typeName: string, id: string): boolean {
+    const slot = this.slots.get(typeName);
+    return slot !== undefined && (slot.active.has(id) || slot.passive.has(id));
+  }
+
+  /** Passivates every idle actor now (tests, shutdown). Returns how many were passivated. */
+  async passivateAll(): Promise<number> {
+    const all = [...this.slots.values()].flatMap((s) => [...s.active.values()]);
+    const done = await Promise.all(all.map((a) => this.passivate(a)));
+    return done.filter(Boolean).length;
+  }
+
+  /** Stops timers and sweeps and fails waiting calls. Active state stays readable for shutdown. */
+  stop(nodeId: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timers.stop();
+    if (this.sweepHandle) this.clock.clearTimer(this.sweepHandle);
+    for (const act of this.busy) for (const c of act.takeQueue()) c.reject(new NodeStoppedError(nodeId));
+    this.busy.clear();
+  }
+
+  // ---- activation ----
+
+  private activate(slot: TypeSlot, id: string): Activation {
+    const act = new Activation(this, slot.type, id, this.partitionOf(id));
+    slot.active.set(id, act);
+    this.activeCount++;
+    this.linkHead(act);
+    if (this.activeCount > this.maxActive) this.evict();
+    this.ready.set(act, this.startActivation(slot, act));
+    return act;
+  }
+
+  private async startActivation(slot: TypeSlot, act: Activation): Promise<void> {
+    const { type, id } = act;
+    try {
+      const passive = slot.passive.get(id);
+      let record: ActorRecord | undefined;
+      if (passive !== undefined) {
+        slot.passive.delete(id);
+        record = parse(passive.data) as ActorRecord;
+      } else {
+        record = await this.hooks.loadRecord?.(type, id);
+        if (record !== undefined) this.registerTimers(type.name, id, record.timers);
+      }
+      record ??= { state: copyValue(type.initialState(id), "initial state"), timers: [], timerSeq: 0, lastUsed: this.clock.now() };
+      act.load(record);
+      if (type.deps !== undefined) {
+        act.container = this.container.createChildContainer();
+        act.container.register(ActorIdentity, { useValue: { type: type.name, id } });
+        act.deps = resolveDeps(type.name, type.deps, act.container);
+      }
+      if (type.onActivate) await act.runLifecycle(hookEntry("onActivate", type.onActivate));
+      this.counters.activations++;
+      act.status = Status.Active;
+      act.drain();
+    } catch (cause) {
+      const error =
+        cause instanceof BerthError ? cause : new ActivationError(type.name, id, cause instanceof Error ? cause.message : String(cause), { cause });
+      this.log.error({ err: cause, actor: type.name, id }, "activation failed");
+      this.unlink(act, slot);
+      act.status = Status.Gone;
+      for (const c of act.takeQueue()) c.reject(error);
+      this.busy.delete(act);
+      throw error;
+    }
+  }
+
+  /** Resolves when `act` is active (or rejects if it could not be activated). */
+  whenReady(act: Activation): Promise<void> {
+    return this.ready.get(act) ?? Promise.resolve();
+  }
+
+  // ---- passivation, expiry, destruction ----
+
+  /** Passivates an idle actor: runs `onDeactivate`, keeps the record, frees the activation. */
+  async passivate(act: Activation): Promise<boolean> {
+    if (act.status !== Status.Active || !act.idle) return false;
+    const slot = this.slots.get(act.type.name) as TypeSlot;
+    act.status = Status.Deactivating;
+    if (act.type.onDeactivate) {
+      await act.runLifecycle(hookEntry("onDeactivate", act.type.onDeactivate)).catch((err: unknown) => {
+        this.log.warn({ err, actor: act.type.name, id: act.id }, "onDeactivate failed; passivating with the last committed state");
+      });
+    }
+    this.unlink(act, slot);
+    act.status = Status.Gone;
+    const record = act.toRecord();
+    slot.passive.set(act.id, {
+      data: stringify(record),
+      lastUsed: record.lastUsed,
+      passivatedAt: this.clock.now(),
+      hasTimers: record.timers.length > 0,
+    });
+    act.container?.dispose();
+    this.counters.passivations++;
+    this.handOver(slot, act);
+    return true;
+  }
+
+  /** Deletes an actor's record and timers (ctx.destroy, expiry). */
+  private destroy(act: Activation): void {
+    const slot = this.slots.get(act.type.name) as TypeSlot;
+    this.unlink(act, slot);
+    act.status = Status.Gone;
+    slot.passive.delete(act.id);
+    this.timers.removeActor(act.type.name, act.id);
+    act.container?.dispose();
+    this.counters.destroyed++;
+    this.hooks.destroyed?.(act.type, act.id, act.partition);
+    this.handOver(slot, act);
+  }
+
+  /** Calls that arrived while `act` went away start a fresh activation. */
+  private handOver(slot: TypeSlot, act: Activation): void {
+    const waiting = act.takeQueue();
+    this.busy.delete(act);
+    if (waiting.length === 0) return;
+    const next = this.activate(slot, act.id);
+    for (const c of waiting) next.enqueue(c);
+  }
+
+  private unlink(act: Activation, slot: TypeSlot): void {
+    if (slot.active.get(act.id) !== act) return;
+    slot.active.delete(act.id);
+    this.activeCount--;
+    const { lruPrev, lruNext } = act;
+    if (lruPrev) lruPrev.lruNext = lruNext;
+    else this.lruHead = lruNext;
+    if (lruNext) lruNext.lruPrev = lruPrev;
+    else this.lruTail = lruPrev;
+    act.lruPrev = act.lruNext = null;
+  }
+
+  private linkHead(act: Activation): void {
+    act.lruPrev = null;
+    act.lruNext = this.lruHead;
+    if (this.lruHead) this.lruHead.lruPrev = act;
+    this.lruHead = act;
+    this.lruTail ??= act;
+  }
+
+  /** Marks `act` most recently used. */
+  private touch(act: Activation): void {
+    if (this.lruHead === act || act.status === Status.Gone) return;
+    const { lruPrev, lruNext } = act;
+    if (lruPrev) lruPrev.lruNext = lruNext;
+    if (lruNext) lruNext.lruPrev = lruPrev;
+    else this.lruTail = lruPrev;
+    this.linkHead(act);
+  }
+
+  /** Passivates least-recently-used idle actors until the count is back under the cap. */
+  private evict(): void {
+    let over = this.activeCount - this.maxActive;
+    for (let a = this.lruTail; a !== null && over > 0; a = a.lruPrev) {
+      if (a.status === Status.Active && a.idle) {
+        over--;
+        void this.passivate(a);
+      }
+    }
+  }
+
+  private armSweep(): void {
+    if (this.stopped) return;
+    this.sweepHandle = this.clock.setTimer(() => {
+      this.sweep();
+      this.armSweep();
+    }, this.sweepEveryMs);
+  }
+
+  /** Passivates or expires idle actors, expires old passivated ones, and fails overdue waiting calls. */
+  sweep(): void {
+    const now = this.clock.now();
+    this.coarseNow = now;
+    for (const act of this.busy) if (act.expireQueued(now) === 0 && act.status !== Status.Activating) this.busy.delete(act);
+    for (let a = this.lruTail; a !== null; ) {
+      const prev = a.lruPrev;
+      const idleFor = now - a.lastUsed - this.sweepEveryMs;
+      const { idleTimeoutMs, expireAfterMs } = a.type;
+      if (a.status === Status.Active && a.idle) {
+        if (expireAfterMs !== undefined && idleFor >= expireAfterMs && a.timers.length === 0) this.destroy(a);
+        else if (idleFor >= idleTimeoutMs) void this.passivate(a);
+      }
+      if (idleFor < this.shortestIdleMs) break; // the rest of the list was used more recently still
+      a = prev;
+    }
+    for (const slot of this.slots.values()) {
+      const expire = slot.type.expireAfterMs;
+      if (expire === undefined) continue;
+      for (const [id, entry] of slot.passive) {
+        const idleFor = now - entry.lastUsed - this.sweepEveryMs;
+        // Entries are in passivation order, and an actor is passivated at most an idle timeout
+        // (plus a sweep) after its last use: once one is that young, the rest are too.
+        if (now - entry.passivatedAt + slot.type.idleTimeoutMs + this.sweepEveryMs < expire) break;
+        if (!entry.hasTimers && idleFor >= expire) {
+          slot.passive.delete(id);
+          this.timers.removeActor(slot.type.name, id);
+          this.counters.destroyed++;
+          this.hooks.destroyed?.(slot.type, id, this.partitionOf(id));
+        }
+      }
+    }
+  }
+
+  // ---- called by activations ----
+
+  /** A writing turn committed. */
+  committed(turn: CommittedTurn): Promise<void> | undefined {
+    const pending = this.hooks.committed?.(turn);
+    if (turn.destroyed) this.destroy(turn.act);
+    return pending;
+  }
+
+  timersChanged(act: Activation, before: readonly TimerRecord[]): void {
+    for (const t of act.timers) if (!before.includes(t)) this.timers.add({ due: t.due, actorType: act.type.name, actorId: act.id, timerId: t.id });
+  }
+
+  markBusy(act: Activation): void {
+    this.busy.add(act);
+  }
+
+  onIdle(act: Activation): void {
+    if (this.busy.size !== 0) this.busy.delete(act);
+  }
+
+  private registerTimers(typeName: string, id: string, timers: readonly TimerRecord[]): void {
+    for (const t of timers) this.timers.add({ due: t.due, actorType: typeName, actorId: id, timerId: t.id });
+  }
+
+  private fireTimer(e: TimerEntry): void {
+    const slot = this.slots.get(e.actorType);
+    if (slot === undefined || this.stopped) return;
+    let act = slot.active.get(e.actorId);
+    if (act === undefined) {
+      if (!slot.passive.has(e.actorId)) return; // destroyed or moved away
+      act = this.activate(slot, e.actorId);
+    }
+    const target = act;
+    this.whenReady(target)
+      .then(() => {
+        const turn = target.timerTurn(e.timerId);
+        if (turn === null) return undefined; // cancelled
+        this.counters.timersFired++;
+        this.touch(target);
+        return target.call(turn, [], Infinity);
+      })
+      .catch((err: unknown) => {
+        this.counters.timerErrors++;
+        this.log.warn({ err, actor: e.actorType, id: e.actorId, timer: e.timerId }, "timer handler failed");
+      });
+  }
+}
+
+function hookEntry(name: string, fn: HandlerEntry["fn"]): HandlerEntry {
+  return { name, fn, readonly: false, minArgs: 0, maxArgs: 0 };
+}

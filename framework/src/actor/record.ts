@@ -1,0 +1,24 @@
+/**
+ * The durable form of an actor: what passivation keeps, a move ships and replication
+ * rebuilds. Everything an actor is, apart from code, is in here.
+ */
+
+/** A pending durable timer. `due` is absolute (ms since the epoch), so it survives moves. */
+export interface TimerRecord {
+  readonly id: string;
+  readonly due: number;
+  readonly handler: string;
+  readonly args: readonly unknown[];
+}
+
+/** An actor's durable record. */
+export interface ActorRecord {
+  /** The committed state. */
+  readonly state: unknown;
+  /** Pending timers, earliest first. */
+  readonly timers: readonly TimerRecord[];
+  /** The next timer number, so timer ids stay unique across activations. */
+  readonly timerSeq: number;
+  /** When the actor last handled a call or a timer (ms since the epoch). */
+  readonly lastUsed: number;
+}

@@ -1,0 +1,61 @@
+import type { Activation } from "./Activation.js";
+import type { ActorType } from "./defineActor.js";
+import type { ActorRef } from "./types.js";
+
+/** Where a reference sends its calls: the node (which routes locally or over the wire). */
+export interface CallSink {
+  call(type: ActorType, id: string, method: string, args: unknown[], caller: Activation | undefined): Promise<unknown>;
+}
+
+const SINK = Symbol("berth.sink");
+const TYPE = Symbol("berth.type");
+const ID = Symbol("berth.id");
+const CALLER = Symbol("berth.caller");
+
+interface RefFields {
+  [SINK]: CallSink;
+  [TYPE]: ActorType;
+  [ID]: string;
+  [CALLER]: Activation | undefined;
+}
+
+/** One prototype per actor type holds a method per handler and query, so a ref is four fields. */
+const prototypes = new WeakMap<ActorType, object>();
+
+function prototypeOf(type: ActorType): object {
+  let proto = prototypes.get(type);
+  if (proto === undefined) {
+    proto = Object.create(null) as object;
+    for (const name of type.handlers.keys()) {
+      Object.defineProperty(proto, name, {
+        value: function (this: RefFields, ...args: unknown[]): Promise<unknown> {
+          return this[SINK].call(this[TYPE], this[ID], name, args, this[CALLER]);
+        },
+        enumerable: true,
+      });
+    }
+    Object.defineProperty(proto, Symbol.toStringTag, { value: `ActorRef(${type.name})` });
+    prototypes.set(type, proto);
+  }
+  return proto;
+}
+
+/** Builds a reference to actor `id` of `type` whose calls go to `sink`. */
+export function makeRef<A>(sink: CallSink, type: ActorType, id: string, caller: Activation | undefined): ActorRef<A> {
+  const ref = Object.create(prototypeOf(type)) as RefFields;
+  ref[SINK] = sink;
+  ref[TYPE] = type;
+  ref[ID] = id;
+  ref[CALLER] = caller;
+  return ref as unknown as ActorRef<A>;
+}
+
+/**
+ * The actor type name and id a reference points at.
+ * @example refTarget(node.ref(Cart, "s1")) // { type: "cart", id: "s1" }
+ */
+export function refTarget(ref: object): { type: string; id: string } {
+  const r = ref as Partial<RefFields>;
+  if (r[TYPE] === undefined || r[ID] === undefined) throw new TypeError("not an actor reference");
+  return { type: r[TYPE].name, id: r[ID] };
+}

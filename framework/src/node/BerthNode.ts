@@ -1,0 +1,158 @@
+import { randomUUID } from "node:crypto";
+import "reflect-metadata";
+import { container as rootContainer, type DependencyContainer } from "tsyringe";
+import type { Activation } from "../actor/Activation.js";
+import { ActorHost, type HostHooks, type HostStats } from "../actor/ActorHost.js";
+import { actorType, type ActorType } from "../actor/defineActor.js";
+import { makeRef, type CallSink } from "../actor/refs.js";
+import type { ActorRef, AnyActorDefinition, RefFactory } from "../actor/types.js";
+import { ConfigError, NodeStoppedError, SelfCallError } from "../errors.js";
+import { partitionOf } from "../placement/partition.js";
+import { copyArgs } from "../state/walk.js";
+import { systemClock, type Clock } from "../time/clock.js";
+import { toMillis, type Duration } from "../time/duration.js";
+import { createLogger, type Logger } from "./logger.js";
+
+/** Options shared by every kind of node. */
+export interface NodeOptions {
+  /** Unique node id. Default: a random one. */
+  id?: string;
+  /** The actor types this node hosts. */
+  actors: readonly AnyActorDefinition[];
+  /** Registers services in the node's root container (a child of tsyringe's global one). */
+  providers?: (container: DependencyContainer) => void;
+  /** The container the node's root container is a child of. Default: tsyringe's global container. */
+  container?: DependencyContainer;
+  /** Time source. Default: the system clock; tests pass a `FakeClock`. */
+  clock?: Clock;
+  /** A pino logger, or a level for the default one. */
+  logger?: Logger | string;
+  /** Passivate least-recently-used actors beyond this many. Default 1,000,000. */
+  maxActiveActors?: number;
+  /** How long a call may take, waiting included. Default `"30s"`. */
+  callTimeout?: Duration;
+  /** Check after every query that it left the state unchanged. Default true. */
+  checkQueries?: boolean;
+  /** Number of partitions; a cluster-wide constant. Default 1024. */
+  partitions?: number;
+}
+
+/** What `node.stats()` reports. */
+export interface NodeStats extends HostStats {
+  readonly nodeId: string;
+  readonly types: readonly string[];
+}
+
+/** Default number of partitions (cluster-wide constant). */
+export const DEFAULT_PARTITIONS = 1024;
+
+/**
+ * A Berth node: hosts actors, and (in a cluster) routes calls to whichever node owns them.
+ * Create one with `createNode`; in tests use `createTestNode` from `berth/testing`.
+ */
+export class BerthNode implements RefFactory, CallSink {
+  readonly id: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly container: DependencyContainer;
+  readonly partitions: number;
+  protected readonly host: ActorHost;
+  protected readonly callTimeoutMs: number;
+  protected stopped = false;
+
+  constructor(options: NodeOptions, hooks?: HostHooks) {
+    this.id = options.id ?? `node-${randomUUID().slice(0, 8)}`;
+    this.clock = options.clock ?? systemClock;
+    this.log = typeof options.logger === "object" ? options.logger : createLogger({ level: options.logger, bindings: { node: this.id } });
+    this.container = (options.container ?? rootContainer).createChildContainer();
+    options.providers?.(this.container);
+    this.partitions = options.partitions ?? DEFAULT_PARTITIONS;
+    if (!Number.isInteger(this.partitions) || this.partitions < 1 || this.partitions > 65536) {
+      throw new ConfigError(`partitions must be an integer from 1 to 65536; got ${options.partitions}`);
+    }
+    this.callTimeoutMs = toMillis(options.callTimeout ?? "30s", "callTimeout");
+    const types = uniqueTypes(options.actors);
+    const partitions = this.partitions;
+    this.host = new ActorHost(types, {
+      clock: this.clock,
+      log: this.log,
+      container: this.container,
+      refs: this,
+      partitionOf: (id) => partitionOf(id, partitions),
+      maxActiveActors: options.maxActiveActors ?? 1_000_000,
+      callTimeoutMs: this.callTimeoutMs,
+      checkQueries: options.checkQueries ?? true,
+      hooks: hooks ?? {},
+    });
+  }
+
+  /**
+   * A typed reference to an actor. Calls go wherever the actor lives.
+   * @example
+   * ```ts
+   * const cart = node.ref(Cart, "session-42");
+   * await cart.add("sku-1", 2);
+   * ```
+   */
+  ref<A extends AnyActorDefinition>(def: A, id: string, caller?: Activation): ActorRef<A> {
+    if (typeof id !== "string" || id.length === 0 || id.length > 256) {
+      throw new ConfigError(`actor id must be a non-empty string of at most 256 characters; got ${JSON.stringify(id)}`);
+    }
+    return makeRef<A>(this, actorType(def), id, caller);
+  }
+
+  /** Routes one call. Used by references; validates and copies the arguments. */
+  call(type: ActorType, id: string, method: string, args: unknown[], caller: Activation | undefined): Promise<unknown> {
+    if (this.stopped) return Promise.reject(new NodeStoppedError(this.id));
+    if (caller !== undefined && caller.type.name === type.name && caller.id === id) {
+      return Promise.reject(new SelfCallError(type.name, id));
+    }
+    let copied: unknown[];
+    try {
+      copied = copyArgs(args, `${type.name}.${method}() args`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.dispatch(type.name, id, method, copied, 0);
+  }
+
+  /**
+   * Runs a call on this node. Validates the actor type and handler by name, so it is also
+   * the entry point for untyped callers (the wire, HTTP bindings).
+   * @param deadline ms since the epoch; 0 for the node's call timeout
+   */
+  dispatch(typeName: string, id: string, method: string, args: unknown[], deadline: number): Promise<unknown> {
+    return this.host.invoke(typeName, id, method, args, deadline);
+  }
+
+  /** Counts of actors, activations, passivations and timers on this node. */
+  stats(): NodeStats {
+    return { nodeId: this.id, types: this.host.typeNames(), ...this.host.stats() };
+  }
+
+  /** Passivates every idle actor now (their state is kept). Mostly for tests. */
+  passivateAll(): Promise<number> {
+    return this.host.passivateAll();
+  }
+
+  /** Stops the node: waiting calls fail with `NodeStoppedError`, timers stop. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.host.stop(this.id);
+  }
+}
+
+function uniqueTypes(defs: readonly AnyActorDefinition[]): ActorType[] {
+  if (!Array.isArray(defs)) throw new ConfigError("createNode needs actors: [...] — the actor definitions this node hosts");
+  const byName = new Map<string, ActorType>();
+  for (const def of defs) {
+    const type = actorType(def);
+    const existing = byName.get(type.name);
+    if (existing !== undefined && existing !== type) {
+      throw new ConfigError(`two different actor definitions are named "${type.name}"; actor names must be unique`);
+    }
+    byName.set(type.name, type);
+  }
+  return [...byName.values()];
+}
