@@ -2,7 +2,10 @@
  * Berth's public API. Everything a user imports comes from here (or `berth/testing`).
  * See docs/ for the guides.
  */
+// tsyringe needs the Reflect polyfill before it loads; importing Berth first guarantees it.
+import "reflect-metadata";
 export { defineActor } from "./actor/defineActor.js";
+export { defineMachineActor, type MachineActorOptions, type MachineHandlers, type MachineQueries, type MachineView } from "./actor/defineMachineActor.js";
 export type {
   ActorContext,
   ActorDefinition,
@@ -20,10 +23,12 @@ export type {
 } from "./actor/types.js";
 export { token, type Token, type ClassToken, type DepsSpec, type ResolvedDeps } from "./actor/deps.js";
 export { ActorIdentity, type ActorIdentityValue } from "./actor/identity.js";
+/** tsyringe's decorators and types, re-exported so they load after the Reflect polyfill. */
+export { inject, injectable, Lifecycle, type DependencyContainer } from "tsyringe";
 export { refTarget } from "./actor/refs.js";
 export { registerClass } from "./state/serializer.js";
 export { none, type BackupPolicy } from "./replication/policy.js";
-export { BerthNode, SelfCallError, DEFAULT_PARTITIONS, type NodeOptions, type NodeStats } from "./node/BerthNode.js";
+export { BerthNode, DEFAULT_PARTITIONS, type NodeOptions, type NodeStats } from "./node/BerthNode.js";
 export { createNode } from "./node/createNode.js";
 export { partitionOf } from "./placement/partition.js";
 export { systemClock, type Clock, type TimerHandle } from "./time/clock.js";
@@ -42,6 +47,10 @@ export {
   NotSerializableError,
   PayloadTooLargeError,
   QueryMutationError,
+  SelfCallError,
+  InvalidEventError,
+  MachineError,
+  NodeUnreachableError,
   TurnEndedError,
   UnknownActorTypeError,
   UnknownHandlerError,

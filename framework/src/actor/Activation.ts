@@ -345,12 +345,13 @@ export class Activation {
     return first ? formatPath("state", first.path) : "state";
   }
 
+  /**
+   * What the caller receives for a failed turn. Berth's own errors (unserializable state, an
+   * unknown timer handler, a nested call's deadline) pass through as they are — they name the
+   * fix; anything the handler threw becomes an `ActorHandlerError` carrying its message.
+   */
   private toCallerError(entry: HandlerEntry, error: unknown): Error {
-    if (error instanceof BerthError && !(error instanceof ActorHandlerError)) {
-      // Framework errors raised inside the turn (unserializable state, unknown timer handler)
-      // reach the caller as they are: they name the fix.
-      if (error.code === "not-serializable" || error.code === "unknown-handler" || error.code === "arity" || error.code === "query-mutation") return error;
-    }
+    if (error instanceof BerthError) return error;
     const e = error instanceof Error ? error : new Error(String(error));
     return new ActorHandlerError(this.type.name, this.id, entry.name, e.message, e.name, { cause: error });
   }

@@ -83,7 +83,8 @@ export class ActorHost {
   private readonly slots = new Map<string, TypeSlot>();
   private readonly timers: TimerQueue;
   private readonly busy = new Set<Activation>();
-  private readonly ready = new WeakMap<Activation, Promise<void>>();
+  /** Resolves true once an activation serves, false if it failed (its callers got the error). */
+  private readonly ready = new WeakMap<Activation, Promise<boolean>>();
   private lruHead: Activation | null = null;
   private lruTail: Activation | null = null;
   private activeCount = 0;
@@ -192,7 +193,7 @@ export class ActorHost {
     return act;
   }
 
-  private async startActivation(slot: TypeSlot, act: Activation): Promise<void> {
+  private async startActivation(slot: TypeSlot, act: Activation): Promise<boolean> {
     const { type, id } = act;
     try {
       const passive = slot.passive.get(id);
@@ -215,6 +216,7 @@ export class ActorHost {
       this.counters.activations++;
       act.status = Status.Active;
       act.drain();
+      return true;
     } catch (cause) {
       const error =
         cause instanceof BerthError ? cause : new ActivationError(type.name, id, cause instanceof Error ? cause.message : String(cause), { cause });
@@ -223,13 +225,13 @@ export class ActorHost {
       act.status = Status.Gone;
       for (const c of act.takeQueue()) c.reject(error);
       this.busy.delete(act);
-      throw error;
+      return false;
     }
   }
 
-  /** Resolves when `act` is active (or rejects if it could not be activated). */
-  whenReady(act: Activation): Promise<void> {
-    return this.ready.get(act) ?? Promise.resolve();
+  /** Resolves true when `act` serves, false if its activation failed. */
+  whenReady(act: Activation): Promise<boolean> {
+    return this.ready.get(act) ?? Promise.resolve(act.status === Status.Active);
   }
 
   // ---- passivation, expiry, destruction ----
@@ -399,7 +401,8 @@ export class ActorHost {
     }
     const target = act;
     this.whenReady(target)
-      .then(() => {
+      .then((ok) => {
+        if (!ok) return undefined;
         const turn = target.timerTurn(e.timerId);
         if (turn === null) return undefined; // cancelled
         this.counters.timersFired++;

@@ -28,7 +28,10 @@ function prototypeOf(type: ActorType): object {
     proto = Object.create(null) as object;
     for (const name of type.handlers.keys()) {
       Object.defineProperty(proto, name, {
-        value: function (this: RefFields, ...args: unknown[]): Promise<unknown> {
+        value: function (this: RefFields | undefined, ...args: unknown[]): Promise<unknown> {
+          if (this?.[SINK] === undefined) {
+            return Promise.reject(new TypeError(`call ${type.name}.${name}() on its reference (ref.${name}(...)), not as a detached function`));
+          }
           return this[SINK].call(this[TYPE], this[ID], name, args, this[CALLER]);
         },
         enumerable: true,

@@ -23,8 +23,9 @@ export type Delta = DeltaOp[];
 export function applyDelta(root: unknown, delta: readonly DeltaOp[]): unknown {
   for (const op of delta) {
     if (op.path.length === 0) {
-      if (op.op !== "set") throw new MalformedMessageError(`delta op "${op.op}" at the root`);
-      root = op.value;
+      if (op.op === "set") root = op.value;
+      else if (op.op === "push" && Array.isArray(root)) for (const v of op.values) root.push(v);
+      else throw new MalformedMessageError(`delta op "${op.op}" does not apply to the root`);
       continue;
     }
     const parent = resolve(root, op.path, op.path.length - 1);

@@ -64,7 +64,8 @@ class Walk {
       return out;
     }
     const proto: unknown = Object.getPrototypeOf(value);
-    if (proto === Object.prototype || proto === null) return this.copyFields(value, proto === null ? Object.create(null) : {});
+    // Null-prototype objects become ordinary ones, as superjson rebuilds them.
+    if (proto === Object.prototype || proto === null) return this.copyFields(value, {});
     if (value instanceof Map) {
       const out = new Map<unknown, unknown>();
       for (const [k, v] of value) {
@@ -149,9 +150,10 @@ class Walk {
     if (typeof prev !== "object" || prev === null) return this.replace(live);
     if (this.stack.length >= MAX_DEPTH) this.fail(`is nested more than ${MAX_DEPTH} levels deep (a cycle?)`);
     if (Array.isArray(live)) return Array.isArray(prev) ? this.commitArray(live, prev) : this.replace(live);
-    const proto: unknown = Object.getPrototypeOf(live);
+    let proto: unknown = Object.getPrototypeOf(live);
+    if (proto === null) proto = Object.prototype;
     if (proto !== Object.getPrototypeOf(prev)) return this.replace(live);
-    if (proto === Object.prototype || proto === null) return this.commitFields(live, prev, proto);
+    if (proto === Object.prototype) return this.commitFields(live, prev, proto);
     if (live instanceof Map) return this.commitMap(live, prev as Map<unknown, unknown>);
     if (live instanceof Set) return setsEqual(live, prev as Set<unknown>) ? prev : this.replace(live);
     if (live instanceof Date) return live.getTime() === (prev as Date).getTime() || (Number.isNaN(live.getTime()) && Number.isNaN((prev as Date).getTime())) ? prev : this.replace(live);
@@ -255,7 +257,7 @@ class Walk {
 
 /** A new object with the prototype `proto` holding `old`'s fields that `src` still has, in `src`'s order up to `stop`. */
 function cloneFieldsUntil(old: Record<string, unknown>, src: Record<string, unknown>, stop: string | null, proto: unknown): Record<string, unknown> {
-  const out = (proto === Object.prototype ? {} : Object.create(proto as object | null)) as Record<string, unknown>;
+  const out = (proto === Object.prototype ? {} : Object.create(proto as object)) as Record<string, unknown>;
   for (const key in src) {
     if (key === stop) break;
     if (Object.hasOwn(src, key) && Object.hasOwn(old, key)) out[key] = old[key];

@@ -47,11 +47,10 @@ export class InProcessNetwork {
     const copy = payload.slice();
     if (this.cut.has(from) || this.cut.has(target)) {
       // Lost on the way: the caller waits for its deadline, as on a real network.
-      return new Promise((_, reject) => setTimeout(() => reject(new DeadlineExceededError(timeoutMs, `request to ${target}`)), timeoutMs).unref());
+      return new Promise((_, reject) => setTimeout(() => reject(new DeadlineExceededError(timeoutMs, `request to ${target}`)), timeoutMs));
     }
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => reject(new DeadlineExceededError(timeoutMs, `request to ${target}`)), timeoutMs);
-      timer.unref();
       setImmediate(() => {
         Promise.resolve()
           .then(() => handler(copy))

@@ -37,13 +37,14 @@ export function toWireError(error: unknown): WireError {
  */
 export function fromWireError(wire: WireError): Error {
   const cls = byCode.get(wire.code);
-  const error = Object.create((cls ?? BerthError).prototype) as BerthError & Record<string, unknown>;
+  // A native Error (so every tool treats it as one) with the class's prototype, built without
+  // running the class's constructor, whose message would be recomputed from other arguments.
+  const error = Reflect.construct(Error, [wire.message], cls ?? BerthError) as BerthError & Record<string, unknown>;
   for (const [k, v] of Object.entries(wire.data ?? {})) {
     if (!OWN.has(k) && k !== "__proto__" && k !== "constructor" && k !== "prototype") {
       Object.defineProperty(error, k, { value: v, enumerable: true, writable: true, configurable: true });
     }
   }
-  Object.defineProperty(error, "message", { value: wire.message, writable: true, configurable: true });
   Object.defineProperty(error, "name", { value: cls ? wire.name : "BerthError", writable: true, configurable: true });
   (error as { code: string }).code = wire.code;
   Object.defineProperty(error, "stack", { value: `${error.name}: ${wire.message}\n    at (remote node)`, writable: true, configurable: true });

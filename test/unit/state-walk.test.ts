@@ -1,0 +1,136 @@
+import test from "ava";
+import fc from "fast-check";
+import { isDeepStrictEqual } from "node:util";
+import { NotSerializableError, registerClass } from "berth";
+import { applyDelta } from "../../framework/src/state/delta.js";
+import { serializer } from "../../framework/src/state/serializer.js";
+import { commitValue, copyValue } from "../../framework/src/state/walk.js";
+
+class Money {
+  constructor(public cents = 0, public currency = "EUR") {}
+  add(n: number): void {
+    this.cents += n;
+  }
+}
+registerClass(Money, "test-money");
+
+test("copy keeps every supported type and shares nothing", (t) => {
+  const value = {
+    date: new Date("2026-01-02T03:04:05Z"),
+    map: new Map<unknown, unknown>([["a", 1], [2, { deep: [1, 2] }]]),
+    set: new Set([1, "x"]),
+    big: 12345678901234567890n,
+    re: /ab+c/gi,
+    url: new URL("https://example.com/a?b=1"),
+    money: new Money(250),
+    nested: { list: [1, { x: undefined }], nan: Number.NaN, inf: -Infinity, negZero: -0 },
+    nullProto: Object.assign(Object.create(null) as object, { k: 1 }),
+  };
+  const copy = copyValue(value, "state");
+  t.true(isDeepStrictEqual(copy, { ...value, nullProto: { k: 1 } }), "null-prototype objects become plain ones, as in superjson");
+  t.not(copy.map, value.map);
+  t.not(copy.nested.list, value.nested.list);
+  t.true(copy.money instanceof Money);
+  copy.money.add(1);
+  t.is(value.money.cents, 250);
+  // Whatever the walker accepts, superjson round-trips.
+  t.true(isDeepStrictEqual(serializer.parse(serializer.stringify(copy)), copy));
+});
+
+test("copy names the offending field", (t) => {
+  class Unregistered {
+    x = 1;
+  }
+  const cases: Array<[unknown, string]> = [
+    [{ a: { fn: () => 1 } }, "state.a.fn is a function"],
+    [{ list: [1, Symbol("s")] }, "state.list[1] is a symbol"],
+    [{ m: new Map([["k", new Unregistered()]]) }, 'state.m.k is an instance of Unregistered'],
+    [{ "odd key": new WeakMap() }, 'state["odd key"] is an instance of WeakMap'],
+  ];
+  for (const [value, message] of cases) {
+    const error = t.throws(() => copyValue(value, "state"), { instanceOf: NotSerializableError });
+    t.true(error.message.startsWith(message), error.message);
+  }
+});
+
+test("copy refuses cycles instead of recursing forever", (t) => {
+  const a: Record<string, unknown> = {};
+  a.self = a;
+  const error = t.throws(() => copyValue(a, "state"), { instanceOf: NotSerializableError });
+  t.regex(error.message, /nested more than 64 levels deep \(a cycle\?\)/);
+});
+
+test("commit returns the previous copy when nothing changed", (t) => {
+  const live = { a: 1, b: { c: [1, 2, 3] }, m: new Map([["k", { v: 1 }]]) };
+  const prev = copyValue(live, "state");
+  const { committed, delta } = commitValue(live, prev, "state", true);
+  t.is(committed, prev);
+  t.deepEqual(delta, []);
+});
+
+test("commit shares unchanged subtrees and emits small deltas", (t) => {
+  const live = { profile: { name: "ann", tags: ["a"] }, items: new Map([["x", 1]]), log: ["t1"] };
+  const prev = copyValue(live, "state");
+  live.items.set("y", 2);
+  live.log.push("t2", "t3");
+  const { committed, delta } = commitValue(live, prev, "state", true);
+  const c = committed as typeof live;
+  t.is(c.profile, prev.profile, "unchanged subtree is shared");
+  t.not(c.items, prev.items);
+  t.deepEqual(delta, [
+    { op: "set", path: ["items", "y"], value: 2 },
+    { op: "push", path: ["log"], values: ["t2", "t3"] },
+  ]);
+  t.true(isDeepStrictEqual(prev.log, ["t1"]), "the previous copy is never mutated");
+});
+
+test("commit records deletions of object keys and map entries", (t) => {
+  const live: { a?: number; b: number; m: Map<string, number> } = { a: 1, b: 2, m: new Map([["x", 1], ["y", 2]]) };
+  const prev = copyValue(live, "state");
+  delete live.a;
+  live.m.delete("x");
+  const { delta } = commitValue(live, prev, "state", true);
+  t.deepEqual(delta, [
+    { op: "del", path: ["m", "x"] },
+    { op: "del", path: ["a"] },
+  ]);
+});
+
+// A model of arbitrary state: nested plain objects, arrays and string-keyed maps of JSON-ish leaves.
+const leaf = fc.oneof(fc.integer(), fc.string({ maxLength: 4 }), fc.boolean(), fc.constant(null), fc.date({ noInvalidDate: true }));
+const { tree } = fc.letrec((tie) => ({
+  tree: fc.oneof({ depthSize: "small", withCrossShrink: true }, leaf, tie("obj"), tie("arr"), tie("map")),
+  obj: fc.dictionary(fc.constantFrom("a", "b", "c", "d"), tie("tree"), { maxKeys: 4, noNullPrototype: true }),
+  arr: fc.array(tie("tree"), { maxLength: 4 }),
+  map: fc.array(fc.tuple(fc.constantFrom("k1", "k2", "k3"), tie("tree")), { maxLength: 3 }).map((entries) => new Map(entries)),
+}));
+
+test("property: applying the delta to the previous copy reproduces the new state", (t) => {
+  t.notThrows(() => fc.assert(
+    fc.property(tree, tree, (before, after) => {
+      const prev = copyValue(before, "state");
+      const backup = serializer.parse(serializer.stringify(prev)); // what a backup node holds
+      const { committed, delta } = commitValue(after, prev, "state", true);
+      const shipped = serializer.parse(serializer.stringify(delta)) as NonNullable<typeof delta>; // over the wire
+      const rebuilt = applyDelta(backup, shipped);
+      return isDeepStrictEqual(committed, after) && isDeepStrictEqual(rebuilt, after) && isDeepStrictEqual(prev, before);
+    }),
+    { numRuns: 400 },
+  ));
+});
+
+test("property: a chain of turns replayed from deltas ends where the state ends", (t) => {
+  t.notThrows(() => fc.assert(
+    fc.property(fc.array(tree, { minLength: 1, maxLength: 8 }), (states) => {
+      let committed: unknown = copyValue(states[0], "state");
+      let replica: unknown = serializer.parse(serializer.stringify(committed));
+      for (const next of states.slice(1)) {
+        const r = commitValue(next, committed, "state", true);
+        committed = r.committed;
+        replica = applyDelta(replica, serializer.parse(serializer.stringify(r.delta)) as NonNullable<typeof r.delta>);
+      }
+      return isDeepStrictEqual(replica, states[states.length - 1]);
+    }),
+    { numRuns: 200 },
+  ));
+});
