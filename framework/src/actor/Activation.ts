@@ -1,6 +1,6 @@
 import type { DependencyContainer } from "tsyringe";
 import { ActorHandlerError, ArityError, BerthError, DeadlineExceededError, QueryMutationError, UnknownHandlerError } from "../errors.js";
-import { copyValue, commitValue, formatPath } from "../state/walk.js";
+import { copyValue, commitValue, formatPath, hasChanged } from "../state/walk.js";
 import type { Delta } from "../state/delta.js";
 import type { ActorType, HandlerEntry } from "./defineActor.js";
 import { ReadContext, WriteContext } from "./context.js";
@@ -204,7 +204,7 @@ export class Activation {
     const ctx = new WriteContext(this);
     let out: unknown;
     try {
-      out = (entry.fn as (ctx: WriteContext, ...a: unknown[]) => unknown)(ctx, ...args);
+      out = apply(entry.fn, ctx, args);
     } catch (error) {
       return Promise.reject(this.abortWrite(ctx, entry, error));
     }
@@ -231,9 +231,8 @@ export class Activation {
     let delta: Delta | null;
     try {
       result = copyValue(value, `${this.type.name}.${entry.name}() result`);
-      const committed = commitValue(this.live, this.committed, "state", this.type.backup.replicates);
-      this.committed = committed.committed;
-      delta = committed.delta;
+      delta = this.type.backup.replicates ? [] : null;
+      this.committed = commitValue(this.live, this.committed, "state", delta);
     } catch (error) {
       throw this.abortWrite(ctx, entry, error);
     }
@@ -247,8 +246,8 @@ export class Activation {
     }
     const destroyed = this.destroyRequested;
     this.writing = false;
-    const pending = this.host.committed({ act: this, delta, timersChanged, destroyed });
-    this.drain();
+    const pending = this.host.hasCommitWork || destroyed ? this.host.committed({ act: this, delta, timersChanged, destroyed }) : undefined;
+    if (this.queue !== null) this.drain();
     return pending === undefined ? result : pending.then(() => result);
   }
 
@@ -280,7 +279,7 @@ export class Activation {
     const ctx = new ReadContext(this);
     let out: unknown;
     try {
-      out = (entry.fn as (ctx: ReadContext, ...a: unknown[]) => unknown)(ctx, ...args);
+      out = apply(entry.fn, ctx, args);
     } catch (error) {
       return Promise.reject(this.failQuery(ctx, entry, error));
     }
@@ -339,9 +338,10 @@ export class Activation {
 
   /** The path of the first change a query made to the state, or null. */
   private findMutation(): string | null {
-    const { committed, delta } = commitValue(this.live, this.committed, "state", true);
-    if (committed === this.committed) return null;
-    const first = delta?.[0];
+    if (!hasChanged(this.live, this.committed, "state")) return null;
+    const delta: Delta = [];
+    commitValue(this.live, this.committed, "state", delta);
+    const first = delta[0];
     return first ? formatPath("state", first.path) : "state";
   }
 
@@ -422,6 +422,23 @@ export interface TimerTurnEntry extends HandlerEntry {
 }
 
 const EMPTY_TIMERS: readonly TimerRecord[] = Object.freeze([]);
+
+/** Calls a handler with its context and arguments; short argument lists avoid a spread. */
+function apply(fn: HandlerEntry["fn"], ctx: object, args: unknown[]): unknown {
+  const f = fn as (ctx: object, ...a: unknown[]) => unknown;
+  switch (args.length) {
+    case 0:
+      return f(ctx);
+    case 1:
+      return f(ctx, args[0]);
+    case 2:
+      return f(ctx, args[0], args[1]);
+    case 3:
+      return f(ctx, args[0], args[1], args[2]);
+    default:
+      return f(ctx, ...args);
+  }
+}
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";

@@ -368,6 +368,11 @@ export class ActorHost {
 
   // ---- called by activations ----
 
+  /** Whether `committed` has anything to do for a turn that did not destroy its actor. */
+  get hasCommitWork(): boolean {
+    return this.hooks.committed !== undefined;
+  }
+
   /** A writing turn committed. */
   committed(turn: CommittedTurn): Promise<void> | undefined {
     const pending = this.hooks.committed?.(turn);

@@ -113,7 +113,7 @@ export class BerthNode implements RefFactory, CallSink {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.dispatch(type.name, id, method, copied, 0);
+    return this.host.invoke(type.name, id, method, copied, 0);
   }
 
   /**

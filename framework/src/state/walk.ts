@@ -149,8 +149,12 @@ class Walk {
   private commitObject(live: object, prev: unknown): unknown {
     if (typeof prev !== "object" || prev === null) return this.replace(live);
     if (this.stack.length >= MAX_DEPTH) this.fail(`is nested more than ${MAX_DEPTH} levels deep (a cycle?)`);
-    if (Array.isArray(live)) return Array.isArray(prev) ? this.commitArray(live, prev) : this.replace(live);
     let proto: unknown = Object.getPrototypeOf(live);
+    if (proto === Object.prototype) {
+      // The common case first: a plain object (committed plain objects always have this prototype).
+      return Object.getPrototypeOf(prev) === Object.prototype ? this.commitFields(live, prev, proto) : this.replace(live);
+    }
+    if (Array.isArray(live)) return Array.isArray(prev) ? this.commitArray(live, prev) : this.replace(live);
     if (proto === null) proto = Object.prototype;
     if (proto !== Object.getPrototypeOf(prev)) return this.replace(live);
     if (proto === Object.prototype) return this.commitFields(live, prev, proto);
@@ -199,12 +203,20 @@ class Walk {
     let shared = 0;
     for (const key in src) {
       if (!Object.hasOwn(src, key)) continue;
-      const before = Object.hasOwn(old, key) ? old[key] : ABSENT;
-      this.stack.push(key);
-      const v = before === ABSENT ? this.replace(src[key]) : this.commit(src[key], before);
-      this.stack.pop();
-      if (before !== ABSENT) shared++;
-      if (v !== before && out === null) out = cloneFieldsUntil(old, src, key, proto);
+      const lv = src[key];
+      const present = Object.hasOwn(old, key);
+      const before = present ? old[key] : ABSENT;
+      let v: unknown;
+      const t = typeof lv;
+      if (present && (t === "number" ? Object.is(lv, before) : t !== "object" && t !== "function" && t !== "symbol" && lv === before)) {
+        v = before; // an unchanged primitive: the common case, no recursion
+      } else {
+        this.stack.push(key);
+        v = present ? this.commit(lv, before) : this.replace(lv);
+        this.stack.pop();
+      }
+      if (present) shared++;
+      if (out === null && v !== before) out = cloneFieldsUntil(old, src, key, proto);
       if (out !== null) out[key] = v;
     }
     // Keys present before but gone now.
@@ -314,32 +326,33 @@ export function copyArgs(args: unknown[], what: string): unknown[] {
   return args;
 }
 
-/** The result of committing a turn's state. */
-export interface CommitResult {
-  /** The new committed copy: `prev` itself when nothing changed. */
-  readonly committed: unknown;
-  /** The changes, when requested and something changed; empty when nothing did. */
-  readonly delta: Delta | null;
-}
-
 /**
- * Validates `live` and returns its committed copy, sharing unchanged subtrees of `prev`.
- * With `collectDelta`, also returns the operations that turn `prev` into `live`.
+ * Validates `live` and returns its committed copy, sharing unchanged subtrees of `prev`
+ * (`prev` itself when nothing changed). With a `delta` array, also appends the operations
+ * that turn `prev` into `live`.
  */
-export function commitValue(live: unknown, prev: unknown, what: string, collectDelta: boolean): CommitResult {
+export function commitValue(live: unknown, prev: unknown, what: string, delta: Delta | null): unknown {
   // Commits run once per writing turn: reuse one walker unless a getter re-entered us.
   const walk = spare ?? new Walk(what, null);
   spare = null;
   walk.what = what;
-  walk.ops = collectDelta ? [] : null;
-  walk.stack.length = 0;
+  walk.ops = delta;
   try {
     const committed = walk.commit(live, prev);
-    return { committed, delta: walk.ops };
-  } finally {
+    walk.ops = null;
+    spare = walk; // the stack is empty again after a walk that returned
+    return committed;
+  } catch (error) {
+    walk.stack.length = 0;
     walk.ops = null;
     spare = walk;
+    throw error;
   }
+}
+
+/** Whether `live` differs from the committed `prev` (validating it on the way). */
+export function hasChanged(live: unknown, prev: unknown, what: string): boolean {
+  return commitValue(live, prev, what, null) !== prev;
 }
 
 let spare: Walk | null = null;

@@ -1,0 +1,103 @@
+import { createNode, defineActor } from "berth";
+import { gc, interleaved, round, throughput } from "./measure.js";
+import type { Benchmark } from "./types.js";
+
+const Counter = defineActor("bench-counter", {
+  state: () => ({ n: 0 }),
+  handlers: {
+    inc(ctx, by: number) {
+      ctx.state.n += by;
+      return ctx.state.n;
+    },
+  },
+  queries: { get: (ctx) => ctx.state.n },
+});
+
+/** The baseline: a plain async method on an object held in a Map. */
+class PlainCounter {
+  n = 0;
+  async inc(by: number): Promise<number> {
+    this.n += by;
+    return this.n;
+  }
+  async get(): Promise<number> {
+    return this.n;
+  }
+}
+
+const ACTORS = 1_000;
+const IN_FLIGHT = 64;
+
+/** `local-call`: write turns on 1,000 actors with 64 calls in flight, against plain async calls. */
+export const localCall: Benchmark = {
+  name: "local-call",
+  async run({ quick }) {
+    const node = await createNode({ actors: [Counter], logger: "silent" });
+    const refs = Array.from({ length: ACTORS }, (_, i) => node.ref(Counter, `c${i}`));
+    const plain = new Map(Array.from({ length: ACTORS }, (_, i) => [`c${i}`, new PlainCounter()]));
+    const ids = [...plain.keys()];
+    const count = quick ? 200_000 : 2_000_000;
+    // Warm up both paths (activation, JIT).
+    await throughput(count / 4, IN_FLIGHT, (i) => (refs[i % ACTORS] as (typeof refs)[number]).inc(1));
+    await throughput(count / 4, IN_FLIGHT, (i) => (plain.get(ids[i % ACTORS] as string) as PlainCounter).inc(1));
+    const r = await interleaved(quick ? 1 : 5, {
+      berth: () => throughput(count, IN_FLIGHT, (i) => (refs[i % ACTORS] as (typeof refs)[number]).inc(1)),
+      baseline: () => throughput(count, IN_FLIGHT, (i) => (plain.get(ids[i % ACTORS] as string) as PlainCounter).inc(1)),
+      berthQuery: () => throughput(count, IN_FLIGHT, (i) => (refs[i % ACTORS] as (typeof refs)[number]).get()),
+    });
+    await node.stop();
+    return [
+      {
+        name: "local-call",
+        opsPerSec: round(r.berth),
+        baselineOpsPerSec: round(r.baseline),
+        ratio: round(r.berth / r.baseline, 3),
+        queryOpsPerSec: round(r.berthQuery),
+        actors: ACTORS,
+        inFlight: IN_FLIGHT,
+      },
+    ];
+  },
+};
+
+const Empty = defineActor("bench-empty", {
+  state: () => ({}),
+  queries: { touch: () => true },
+});
+
+/** `idle-actor-memory`: heap per activated idle actor with empty state, minus a Map of the same ids. */
+export const idleActorMemory: Benchmark = {
+  name: "idle-actor-memory",
+  async run({ quick }) {
+    const count = quick ? 20_000 : 100_000;
+    const ids = Array.from({ length: count }, (_, i) => `session-${i.toString().padStart(8, "0")}`);
+    // Baseline: the same ids in a Map of empty objects — what any in-memory session store holds.
+    gc();
+    let before = process.memoryUsage().heapUsed;
+    const plain = new Map<string, object>();
+    for (const id of ids) plain.set(id, {});
+    gc();
+    const baselineBytes = (process.memoryUsage().heapUsed - before) / count;
+    plain.clear();
+
+    const node = await createNode({ actors: [Empty], logger: "silent", maxActiveActors: count * 2 });
+    const refs = ids.map((id) => node.ref(Empty, id));
+    await refs[0]?.touch();
+    gc();
+    before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < count; i += 1_000) await Promise.all(refs.slice(i, i + 1_000).map((r) => r.touch()));
+    gc();
+    const bytes = (process.memoryUsage().heapUsed - before) / count;
+    const active = node.stats().active;
+    await node.stop();
+    return [
+      {
+        name: "idle-actor-memory",
+        actors: active,
+        bytesPerActor: round(bytes),
+        baselineBytesPerActor: round(baselineBytes),
+        frameworkOverheadBytes: round(bytes - baselineBytes),
+      },
+    ];
+  },
+};

@@ -1,0 +1,49 @@
+/** Measuring helpers shared by the benchmarks. */
+
+/** Runs `op` with `concurrency` loops until `count` operations completed; returns ops/s. */
+export async function throughput(count: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await op(next++);
+    }),
+  );
+  return count / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+/** Runs each variant `rounds` times, interleaved (A B A B ...), and returns each one's median. */
+export async function interleaved<K extends string>(rounds: number, variants: Record<K, () => Promise<number>>): Promise<Record<K, number>> {
+  const samples = {} as Record<K, number[]>;
+  for (const k of Object.keys(variants) as K[]) samples[k] = [];
+  for (let r = 0; r < rounds; r++) for (const k of Object.keys(variants) as K[]) samples[k].push(await variants[k]());
+  const out = {} as Record<K, number>;
+  for (const k of Object.keys(samples) as K[]) out[k] = median(samples[k]);
+  return out;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** The q-quantile (0..1) of a list of samples. */
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
+}
+
+/** Forces a full garbage collection (the bench runs with --expose-gc). */
+export function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g === undefined) throw new Error("run the benchmarks with node --expose-gc (npm run bench does)");
+  g();
+  g();
+}
+
+export function round(v: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
