@@ -1,0 +1,62 @@
+import { defineActor } from "berth";
+
+/** One line of a cart. */
+export interface CartLine {
+  readonly sku: string;
+  readonly qty: number;
+}
+
+/** What every cart operation answers: the lines, in the order they were first added, and the item count. */
+export interface CartView {
+  readonly items: CartLine[];
+  readonly count: number;
+}
+
+/** Largest quantity of one SKU and number of distinct SKUs a cart accepts. */
+export const LIMITS = { maxQty: 10_000, maxLines: 200, maxSkuLength: 64 };
+
+/** Thrown for a request the cart refuses; the HTTP layer turns it into a 400. */
+export class CartInputError extends Error {
+  override name = "CartInputError";
+}
+
+function view(items: Map<string, number>): CartView {
+  const lines = [...items].map(([sku, qty]) => ({ sku, qty }));
+  return { items: lines, count: lines.reduce((n, l) => n + l.qty, 0) };
+}
+
+/**
+ * A shopping cart: one actor per browser session. The actor checks its own input too, so
+ * the cart is never corrupted whoever calls it (HTTP, another actor, a script).
+ */
+export const Cart = defineActor("cart", {
+  state: () => ({ items: new Map<string, number>(), updatedAt: new Date(0) }),
+  idleTimeout: "10m",
+  handlers: {
+    add(ctx, sku: string, qty: number): CartView {
+      if (typeof sku !== "string" || sku.length === 0 || sku.length > LIMITS.maxSkuLength) {
+        throw new CartInputError(`sku must be a string of 1 to ${LIMITS.maxSkuLength} characters`);
+      }
+      if (!Number.isInteger(qty) || qty <= 0) throw new CartInputError("qty must be a positive integer");
+      const next = (ctx.state.items.get(sku) ?? 0) + qty;
+      if (next > LIMITS.maxQty) throw new CartInputError(`at most ${LIMITS.maxQty} of one item`);
+      if (!ctx.state.items.has(sku) && ctx.state.items.size >= LIMITS.maxLines) throw new CartInputError(`at most ${LIMITS.maxLines} different items`);
+      ctx.state.items.set(sku, next);
+      ctx.state.updatedAt = ctx.now();
+      return view(ctx.state.items);
+    },
+    remove(ctx, sku: string): CartView {
+      ctx.state.items.delete(sku);
+      ctx.state.updatedAt = ctx.now();
+      return view(ctx.state.items);
+    },
+    clear(ctx): CartView {
+      ctx.state.items.clear();
+      ctx.state.updatedAt = ctx.now();
+      return view(ctx.state.items);
+    },
+  },
+  queries: {
+    get: (ctx): CartView => view(ctx.state.items as Map<string, number>),
+  },
+});
