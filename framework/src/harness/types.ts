@@ -1,0 +1,90 @@
+/**
+ * Types of the NATS harness: handles on real `nats-server` processes started for
+ * `berth dev`, the integration tests and the benchmarks.
+ */
+
+/** A running (or stopped, or killed) `nats-server` process started by the harness. */
+export interface NatsServerHandle {
+  /** `server_name` in the config; also the name of its directory under `dir`. */
+  readonly name: string;
+  /** Current process id; changes on {@link NatsServerHandle.restart}. */
+  readonly pid: number;
+  /** Client port on 127.0.0.1. */
+  readonly port: number;
+  /** `nats://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** HTTP monitoring port on 127.0.0.1 (`/healthz`, `/varz`, `/jsz`, `/routez`). */
+  readonly httpPort: number;
+  /** Cluster (route) port, or `undefined` for a standalone server. */
+  readonly clusterPort: number | undefined;
+  /** JetStream `store_dir` (`<dir>/<name>/js`). */
+  readonly storeDir: string;
+  /** The generated config (`<dir>/<name>/server.conf`). */
+  readonly configFile: string;
+  /** The server's stdout and stderr (`<dir>/<name>/server.log`), appended across restarts. */
+  readonly logFile: string;
+  /** Whether the process exists and has not exited (a SIGSTOPped server is still running). */
+  readonly running: boolean;
+  /** Sends a signal (default SIGKILL) to the process by PID (and its process group), for fault tests: SIGKILL, SIGSTOP, SIGCONT. No-op if it is not running. */
+  kill(signal?: NodeJS.Signals): void;
+  /** SIGCONT then SIGTERM, waits for the exit, SIGKILL after ~5 s. Works on stopped and dead servers. */
+  stop(): Promise<void>;
+  /** Starts the process again with the same config, ports and store dir, and waits until it is ready. */
+  restart(): Promise<void>;
+}
+
+/** A JetStream cluster of `nats-server` processes on loopback. */
+export interface NatsCluster {
+  readonly servers: readonly NatsServerHandle[];
+  /** Client URLs of all servers, for `connect({ servers: cluster.urls })`. */
+  readonly urls: readonly string[];
+  /** Stops every server (in parallel). */
+  stop(): Promise<void>;
+}
+
+/** Options of `startNatsServer`. */
+export interface StartNatsServerOptions {
+  /** Base directory; the server lives in `<dir>/<name>/`. Created if missing. */
+  dir: string;
+  /** Server name and directory name (letters, digits, `.`, `_`, `-`). Default `"nats"`. */
+  name?: string;
+  /** Enable JetStream. Default `true`. */
+  jetstream?: boolean;
+  /** How long to wait for the server to be ready. Default 15 000 ms. */
+  readyTimeoutMs?: number;
+}
+
+/** Options of `startNatsCluster`. */
+export interface StartNatsClusterOptions {
+  /** Base directory; server `n<i>` lives in `<dir>/n<i>/`. Created if missing. */
+  dir: string;
+  /** Number of servers, 2 to 32. Default 3 (the minimum for R3 streams). */
+  size?: number;
+  /** The cluster `name`. Default `"berth"`. */
+  clusterName?: string;
+  /** How long to wait for the whole cluster to be ready. Default 15 000 ms. */
+  readyTimeoutMs?: number;
+}
+
+/** Everything needed to write a server's config and run it (internal). */
+export interface NatsServerSpec {
+  readonly bin: string;
+  readonly name: string;
+  readonly serverDir: string;
+  readonly configFile: string;
+  readonly logFile: string;
+  readonly pidFile: string;
+  readonly storeDir: string;
+  readonly jetstream: boolean;
+  readonly port: number;
+  readonly httpPort: number;
+  /** Present for cluster members. */
+  readonly cluster?: {
+    readonly name: string;
+    readonly port: number;
+    /** Route ports of all members, this one included. */
+    readonly routePorts: readonly number[];
+    /** Server names of all members, this one included. */
+    readonly members: readonly string[];
+  };
+}
