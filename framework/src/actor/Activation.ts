@@ -4,7 +4,8 @@ import { copyValue, commitValue, formatPath, hasChanged } from "../state/walk.js
 import type { Delta } from "../state/delta.js";
 import type { ActorType, HandlerEntry } from "./defineActor.js";
 import { ReadContext, WriteContext } from "./context.js";
-import type { ActorRecord, TimerRecord } from "./record.js";
+import type { ActorRecord, CallOutcome, TimerRecord } from "./record.js";
+import { fromWireError, toWireError, type WireError } from "../transport/wireErrors.js";
 import type { TimerInfo } from "./types.js";
 import type { ActorHost } from "./ActorHost.js";
 
@@ -24,6 +25,7 @@ export interface PendingCall {
   readonly entry: HandlerEntry;
   readonly args: unknown[];
   readonly deadline: number;
+  readonly callId: string | undefined;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -66,6 +68,8 @@ export class Activation {
   lastUsed = 0;
   /** Partition the actor's id hashes to. */
   readonly partition: number;
+  /** Outcomes of recent calls with ids, oldest first (see `CallOutcome`). */
+  calls: CallOutcome[] | null = null;
 
   private writing = false;
   private readers = 0;
@@ -103,28 +107,33 @@ export class Activation {
     this.timers = record.timers;
     this.timerSeq = record.timerSeq;
     this.lastUsed = record.lastUsed;
+    this.calls = record.calls && record.calls.length > 0 ? [...record.calls] : null;
   }
 
   /** The durable record of the committed state. */
   toRecord(): ActorRecord {
-    return { state: this.committed, timers: this.timers, timerSeq: this.timerSeq, lastUsed: this.lastUsed };
+    const record = { state: this.committed, timers: this.timers, timerSeq: this.timerSeq, lastUsed: this.lastUsed };
+    this.pruneCalls(this.host.clock.now());
+    return this.calls === null ? record : { ...record, calls: this.calls };
   }
 
   /**
    * Calls a handler or query. Validates arity; the caller validated (copied) the arguments.
    * Rejects with `ActorHandlerError` if the handler throws (state unchanged).
    * @param deadline when a waiting call gives up (ms since the epoch); 0 means the node's call timeout from now
+   * @param callId set by remote callers: a writing call whose id was seen recently is answered
+   *   from its recorded outcome instead of running again
    */
-  call(entry: HandlerEntry, args: unknown[], deadline: number): Promise<unknown> {
+  call(entry: HandlerEntry, args: unknown[], deadline: number, callId?: string): Promise<unknown> {
     if (args.length < entry.minArgs || args.length > entry.maxArgs) {
       return Promise.reject(new ArityError(this.type.name, entry.name, { min: entry.minArgs, max: entry.maxArgs }, args.length));
     }
     if (this.status === Status.Active && (this.queue === null || this.qhead >= this.queue.length) && this.canStart(entry)) {
-      return this.run(entry, args);
+      return this.run(entry, args, callId);
     }
     // Only waiting calls need a deadline, so the fast path never reads the clock.
     const due = deadline === 0 ? this.host.clock.now() + this.host.callTimeoutMs : deadline;
-    return new Promise((resolve, reject) => this.enqueue({ entry, args, deadline: due, resolve, reject }));
+    return new Promise((resolve, reject) => this.enqueue({ entry, args, deadline: due, callId, resolve, reject }));
   }
 
   /** Runs a turn now, bypassing the mailbox: used for lifecycle turns while activating or deactivating. */
@@ -184,7 +193,7 @@ export class Activation {
           call.reject(new DeadlineExceededError(this.host.callTimeoutMs, `waiting for ${this.type.name}/${this.id}`));
           continue;
         }
-        this.run(call.entry, call.args).then(call.resolve, call.reject);
+        this.run(call.entry, call.args, call.callId).then(call.resolve, call.reject);
       }
     } finally {
       this.draining = false;
@@ -192,12 +201,38 @@ export class Activation {
     if (this.idle) this.host.onIdle(this);
   }
 
-  private run(entry: HandlerEntry, args: unknown[]): Promise<unknown> {
+  private run(entry: HandlerEntry, args: unknown[], callId?: string): Promise<unknown> {
     this.lastUsed = this.host.coarseNow;
-    return entry.readonly ? this.runQuery(entry, args) : this.runWrite(entry, args);
+    if (entry.readonly) return this.runQuery(entry, args);
+    if (callId !== undefined) {
+      const seen = this.calls?.find((c) => c.id === callId);
+      if (seen !== undefined) {
+        this.host.counters.duplicateCalls++;
+        return seen.ok ? Promise.resolve(copyValue(seen.value, "result")) : Promise.reject(fromWireError(seen.value as WireError));
+      }
+    }
+    return this.runWrite(entry, args, callId);
   }
 
-  private runWrite(entry: HandlerEntry, args: unknown[]): Promise<unknown> {
+  /** Records a call's outcome for retries; bounded by count and age. */
+  private recordCall(callId: string, ok: boolean, value: unknown): void {
+    const now = this.host.clock.now();
+    this.calls ??= [];
+    this.calls.push({ id: callId, at: now, ok, value });
+    this.pruneCalls(now);
+  }
+
+  private pruneCalls(now: number): void {
+    const calls = this.calls;
+    if (calls === null) return;
+    const cutoff = now - this.host.dedupWindowMs;
+    let drop = Math.max(0, calls.length - MAX_RECENT_CALLS);
+    while (drop < calls.length && (calls[drop] as CallOutcome).at < cutoff) drop++;
+    if (drop > 0) calls.splice(0, drop);
+    if (calls.length === 0) this.calls = null;
+  }
+
+  private runWrite(entry: HandlerEntry, args: unknown[], callId?: string): Promise<unknown> {
     this.writing = true;
     this.turnTimers = null;
     this.destroyRequested = false;
@@ -206,18 +241,18 @@ export class Activation {
     try {
       out = apply(entry.fn, ctx, args);
     } catch (error) {
-      return Promise.reject(this.abortWrite(ctx, entry, error));
+      return Promise.reject(this.abortWrite(ctx, entry, error, callId));
     }
     if (isThenable(out)) {
       return Promise.resolve(out).then(
-        (value) => this.commitWrite(ctx, entry, value),
+        (value) => this.commitWrite(ctx, entry, value, callId),
         (error: unknown) => {
-          throw this.abortWrite(ctx, entry, error);
+          throw this.abortWrite(ctx, entry, error, callId);
         },
       );
     }
     try {
-      const result = this.commitWrite(ctx, entry, out);
+      const result = this.commitWrite(ctx, entry, out, callId);
       return isThenable(result) ? (result as Promise<unknown>) : Promise.resolve(result);
     } catch (error) {
       return Promise.reject(error);
@@ -225,7 +260,7 @@ export class Activation {
   }
 
   /** Validates result and state, commits, and releases the actor. Returns the result (or its replication promise). */
-  private commitWrite(ctx: WriteContext, entry: HandlerEntry, value: unknown): unknown {
+  private commitWrite(ctx: WriteContext, entry: HandlerEntry, value: unknown, callId: string | undefined): unknown {
     ctx.open = false;
     let result: unknown;
     let delta: Delta | null;
@@ -234,8 +269,9 @@ export class Activation {
       delta = this.type.backup.replicates ? [] : null;
       this.committed = commitValue(this.live, this.committed, "state", delta);
     } catch (error) {
-      throw this.abortWrite(ctx, entry, error);
+      throw this.abortWrite(ctx, entry, error, callId);
     }
+    if (callId !== undefined) this.recordCall(callId, true, result);
     const timersChanged = this.turnTimers !== null;
     if (timersChanged) {
       const before = this.timers;
@@ -252,15 +288,18 @@ export class Activation {
   }
 
   /** Restores the committed state and timers, releases the actor, and returns the error for the caller. */
-  private abortWrite(ctx: WriteContext, entry: HandlerEntry, error: unknown): unknown {
+  private abortWrite(ctx: WriteContext, entry: HandlerEntry, error: unknown, callId?: string): unknown {
     ctx.open = false;
     this.live = copyValue(this.committed, "state");
     this.turnTimers = null;
     this.destroyRequested = false;
     this.writing = false;
     if ("consumes" in entry) this.commitTimerRemoval((entry as TimerTurnEntry).consumes);
+    const callerError = this.toCallerError(entry, error);
+    // A transient failure (a deadline, a stopping node) may succeed when retried: not recorded.
+    if (callId !== undefined && !TRANSIENT.has((callerError as { code?: string }).code ?? "")) this.recordCall(callId, false, toWireError(callerError));
     this.drain();
-    return this.toCallerError(entry, error);
+    return callerError;
   }
 
   private commitTimerRemoval(timerId: string): void {
@@ -422,6 +461,11 @@ export interface TimerTurnEntry extends HandlerEntry {
 }
 
 const EMPTY_TIMERS: readonly TimerRecord[] = Object.freeze([]);
+
+/** Outcomes of calls with ids kept per actor for retries (see `CallOutcome`). */
+const MAX_RECENT_CALLS = 16;
+/** Error codes that say nothing about the call itself, so a retry may run it. */
+const TRANSIENT = new Set(["deadline-exceeded", "node-stopped", "not-owner", "node-unreachable"]);
 
 /** Calls a handler with its context and arguments; short argument lists avoid a spread. */
 function apply(fn: HandlerEntry["fn"], ctx: object, args: unknown[]): unknown {

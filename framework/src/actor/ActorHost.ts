@@ -37,6 +37,8 @@ export interface HostOptions {
   readonly maxActiveActors: number;
   readonly callTimeoutMs: number;
   readonly checkQueries: boolean;
+  /** How long outcomes of calls with ids are kept for retries. */
+  readonly dedupWindowMs: number;
   readonly hooks?: HostHooks;
 }
 
@@ -48,6 +50,7 @@ interface TypeSlot {
 }
 
 interface PassiveEntry {
+  readonly partition: number;
   readonly data: string;
   readonly lastUsed: number;
   readonly passivatedAt: number;
@@ -63,6 +66,8 @@ export interface HostStats {
   destroyed: number;
   timersFired: number;
   timerErrors: number;
+  /** Retried calls answered from their recorded outcome instead of running again. */
+  duplicateCalls: number;
 }
 
 /**
@@ -76,6 +81,7 @@ export class ActorHost {
   readonly refs: CallerRefs;
   readonly callTimeoutMs: number;
   readonly checkQueries: boolean;
+  readonly dedupWindowMs: number;
   private readonly container: DependencyContainer;
   private readonly partitionOf: (id: string) => number;
   private readonly maxActive: number;
@@ -105,6 +111,7 @@ export class ActorHost {
     destroyed: 0,
     timersFired: 0,
     timerErrors: 0,
+    duplicateCalls: 0,
   };
 
   constructor(types: readonly ActorType[], options: HostOptions) {
@@ -116,6 +123,7 @@ export class ActorHost {
     this.maxActive = options.maxActiveActors;
     this.callTimeoutMs = options.callTimeoutMs;
     this.checkQueries = options.checkQueries;
+    this.dedupWindowMs = options.dedupWindowMs;
     this.hooks = options.hooks ?? {};
     for (const type of types) this.slots.set(type.name, { type, active: new Map(), passive: new Map() });
     this.timers = new TimerQueue(this.clock, (e) => this.fireTimer(e));
@@ -139,8 +147,9 @@ export class ActorHost {
    * must already be a private copy (the caller validated them). Rejects with a clear error for
    * an unknown type or handler.
    * @param deadline ms since the epoch, or 0 for the node's call timeout from when the call waits
+   * @param callId a remote call's id, for exactly-once execution of retries
    */
-  invoke(typeName: string, id: string, method: string, args: unknown[], deadline: number): Promise<unknown> {
+  invoke(typeName: string, id: string, method: string, args: unknown[], deadline: number, callId?: string): Promise<unknown> {
     if (this.stopped) return Promise.reject(new NodeStoppedError("this node"));
     const slot = this.slots.get(typeName);
     if (slot === undefined) return Promise.reject(new UnknownActorTypeError(typeName, this.typeNames()));
@@ -149,7 +158,7 @@ export class ActorHost {
     let act = slot.active.get(id);
     if (act === undefined) act = this.activate(slot, id);
     else this.touch(act);
-    return act.call(entry, args, deadline);
+    return act.call(entry, args, deadline, callId);
   }
 
   stats(): HostStats {
@@ -162,6 +171,41 @@ export class ActorHost {
   has(typeName: string, id: string): boolean {
     const slot = this.slots.get(typeName);
     return slot !== undefined && (slot.active.has(id) || slot.passive.has(id));
+  }
+
+  /**
+   * Forgets every actor of `partition` on this node (it is owned elsewhere now): active ones
+   * are dropped without `onDeactivate` and their waiting calls rejected with `error`, so callers
+   * re-route. Returns how many actors were dropped.
+   */
+  dropPartition(partition: number, error: () => Error): number {
+    let dropped = 0;
+    for (const slot of this.slots.values()) {
+      for (const act of [...slot.active.values()]) {
+        if (act.partition !== partition) continue;
+        this.unlink(act, slot);
+        act.status = Status.Gone;
+        for (const c of act.takeQueue()) c.reject(error());
+        this.busy.delete(act);
+        this.timers.removeActor(slot.type.name, act.id);
+        act.container?.dispose();
+        dropped++;
+      }
+      for (const [id, entry] of slot.passive) {
+        if (entry.partition !== partition) continue;
+        slot.passive.delete(id);
+        this.timers.removeActor(slot.type.name, id);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  /** Active actors per partition. */
+  activeByPartition(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const slot of this.slots.values()) for (const act of slot.active.values()) out.set(act.partition, (out.get(act.partition) ?? 0) + 1);
+    return out;
   }
 
   /** Passivates every idle actor now (tests, shutdown). Returns how many were passivated. */
@@ -250,6 +294,7 @@ export class ActorHost {
     act.status = Status.Gone;
     const record = act.toRecord();
     slot.passive.set(act.id, {
+      partition: act.partition,
       data: stringify(record),
       lastUsed: record.lastUsed,
       passivatedAt: this.clock.now(),

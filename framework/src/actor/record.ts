@@ -11,6 +11,19 @@ export interface TimerRecord {
   readonly args: readonly unknown[];
 }
 
+/**
+ * The outcome of a recent call that carried a call id, kept so a retry of the same call (after
+ * a lost reply, a redirect or a failover) gets the same answer instead of running twice.
+ */
+export interface CallOutcome {
+  readonly id: string;
+  /** ms since the epoch. */
+  readonly at: number;
+  readonly ok: boolean;
+  /** The result (ok) or the error in its wire form (not ok). */
+  readonly value: unknown;
+}
+
 /** An actor's durable record. */
 export interface ActorRecord {
   /** The committed state. */
@@ -21,4 +34,6 @@ export interface ActorRecord {
   readonly timerSeq: number;
   /** When the actor last handled a call or a timer (ms since the epoch). */
   readonly lastUsed: number;
+  /** Outcomes of recent calls with ids (see `CallOutcome`). */
+  readonly calls?: readonly CallOutcome[];
 }

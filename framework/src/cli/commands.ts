@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { registerNode } from "./nodeCommand.js";
+import { registerStatus } from "./statusCommand.js";
 
 /** Every CLI command, as a function that adds it to the program. */
-export const commands: ReadonlyArray<(program: Command) => void> = [];
+export const commands: ReadonlyArray<(program: Command) => void> = [registerNode, registerStatus];

@@ -33,6 +33,8 @@ export interface NodeOptions {
   callTimeout?: Duration;
   /** Check after every query that it left the state unchanged. Default true. */
   checkQueries?: boolean;
+  /** How long outcomes of remote calls are kept so a retry never runs twice. Default `"30s"`. */
+  dedupWindow?: Duration;
   /** Number of partitions; a cluster-wide constant. Default 1024. */
   partitions?: number;
 }
@@ -82,6 +84,7 @@ export class BerthNode implements RefFactory, CallSink {
       maxActiveActors: options.maxActiveActors ?? 1_000_000,
       callTimeoutMs: this.callTimeoutMs,
       checkQueries: options.checkQueries ?? true,
+      dedupWindowMs: toMillis(options.dedupWindow ?? "30s", "dedupWindow"),
       hooks: hooks ?? {},
     });
   }

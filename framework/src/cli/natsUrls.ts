@@ -1,0 +1,39 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { ConfigError } from "../errors.js";
+
+/** Where `berth dev` records the cluster it runs, relative to the project folder. */
+export const DEV_STATE_FILE = ".berth/dev/cluster.json";
+
+/** What `berth dev` records about the cluster it runs. */
+export interface DevState {
+  readonly urls: readonly string[];
+  readonly cluster: string;
+  readonly pid: number;
+  readonly gateway?: string;
+}
+
+/** Reads `.berth/dev/cluster.json` if a `berth dev` started from `dir` is still running. */
+export function readDevState(dir = process.cwd()): DevState | null {
+  const file = resolve(dir, DEV_STATE_FILE);
+  if (!existsSync(file)) return null;
+  try {
+    const state = JSON.parse(readFileSync(file, "utf8")) as DevState;
+    process.kill(state.pid, 0);
+    return state;
+  } catch {
+    return null; // stale: that berth dev is gone
+  }
+}
+
+/**
+ * The NATS servers to use: `--nats`, else `NATS_URL`, else the `berth dev` cluster running
+ * from this folder.
+ */
+export function resolveNatsUrls(flag: string | undefined, dir = process.cwd()): string[] {
+  const raw = flag ?? process.env.NATS_URL ?? readDevState(dir)?.urls.join(",");
+  if (raw === undefined || raw.trim() === "") {
+    throw new ConfigError("no NATS servers: pass --nats nats://host:4222[,nats://...], set NATS_URL, or start `berth dev` in this folder");
+  }
+  return raw.split(",").map((s) => s.trim()).filter(Boolean);
+}

@@ -1,0 +1,61 @@
+import type { Command } from "commander";
+import { ConfigError } from "../errors.js";
+import type { Role } from "../membership/types.js";
+import { createNode } from "../node/createNode.js";
+import { createLogger } from "../node/logger.js";
+import { loadApp } from "./loadApp.js";
+import { resolveNatsUrls } from "./natsUrls.js";
+
+/** `berth node`: runs one node of an app against a NATS cluster until SIGTERM/SIGINT. */
+export function registerNode(program: Command): void {
+  program
+    .command("node")
+    .description("run one node of an app on a NATS cluster")
+    .option("--app <dir>", "the app folder (its package.json names the module exporting `actors`)", ".")
+    .option("--nats <urls>", "NATS server URLs, comma-separated (default: $NATS_URL or the berth dev cluster)")
+    .option("--id <id>", "node id (default: random)")
+    .option("--role <role>", "worker (hosts actors) or gateway (routes only)", "worker")
+    .option("--cluster <name>", "cluster name: nodes on the same NATS with the same name form one cluster", "berth")
+    .option("--capacity <n>", "relative weight in placement", "1")
+    .option("--log-level <level>", "trace, debug, info, warn, error", process.env.BERTH_LOG_LEVEL ?? "info")
+    .option("--shutdown-timeout <ms>", "how long a graceful stop may take before the process exits anyway", "30000")
+    .action(async (opts: { app: string; nats?: string; id?: string; role: string; cluster: string; capacity: string; logLevel: string; shutdownTimeout: string }) => {
+      if (opts.role !== "worker" && opts.role !== "gateway") throw new ConfigError(`--role must be worker or gateway; got ${opts.role}`);
+      const capacity = Number(opts.capacity);
+      if (!(capacity > 0)) throw new ConfigError(`--capacity must be a positive number; got ${opts.capacity}`);
+      const app = await loadApp(opts.app);
+      const log = createLogger({ level: opts.logLevel, bindings: opts.id ? { node: opts.id } : {} });
+      const node = await createNode({
+        actors: app.actors,
+        ...(app.providers ? { providers: app.providers } : {}),
+        nats: { servers: resolveNatsUrls(opts.nats) },
+        cluster: opts.cluster,
+        roles: [opts.role as Role],
+        capacity,
+        logger: log,
+        ...(opts.id ? { id: opts.id } : {}),
+      });
+      log.info({ id: node.id, role: opts.role, epoch: node.view.epoch, pid: process.pid }, "node up");
+      let stopping = false;
+      const shutdown = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, "stopping");
+        const limit = setTimeout(() => {
+          log.error({ timeoutMs: Number(opts.shutdownTimeout) }, "graceful stop took too long; exiting anyway");
+          process.exit(1);
+        }, Number(opts.shutdownTimeout));
+        limit.unref();
+        node.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, "stop failed");
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGTERM", () => shutdown("SIGTERM"));
+      process.on("SIGINT", () => shutdown("SIGINT"));
+      await new Promise<never>(() => undefined); // serve until a signal ends the process
+    });
+}

@@ -1,0 +1,94 @@
+import type { Command } from "commander";
+import { ConfigError } from "../errors.js";
+import { NatsDirectory, NatsViewStore } from "../membership/NatsStores.js";
+import type { NodeRecord, View } from "../membership/types.js";
+import { createLogger } from "../node/logger.js";
+import { DEFAULT_PARTITIONS } from "../node/BerthNode.js";
+import { computeTable } from "../placement/index.js";
+import { connectNats } from "../transport/nats/connectNats.js";
+import { resolveNatsUrls } from "./natsUrls.js";
+
+/** One member as `berth status` reports it. */
+export interface MemberStatus {
+  readonly id: string;
+  readonly roles: readonly string[];
+  /** up, joining, leaving… from the node's record; `down` for a record of a node no longer in the view. */
+  readonly state: string;
+  readonly inView: boolean;
+  readonly pid: number | null;
+  readonly host: string | null;
+  readonly partitions: number;
+  readonly actors: number | null;
+  /** ms since the node last wrote its record. */
+  readonly updatedAgoMs: number | null;
+}
+
+/** What `berth status --json` prints. */
+export interface ClusterStatus {
+  readonly cluster: string;
+  readonly nats: readonly string[];
+  readonly epoch: number;
+  readonly members: readonly MemberStatus[];
+}
+
+/** Reads the view and node records of a cluster. */
+export async function readStatus(urls: string[], cluster: string): Promise<ClusterStatus> {
+  const nc = await connectNats({ servers: urls, name: "berth-status" });
+  try {
+    const log = createLogger({ level: "silent" });
+    const views = await NatsViewStore.bind(nc, cluster, log);
+    const directory = await NatsDirectory.bind(nc, cluster, log);
+    if (views === null) throw new ConfigError(`no cluster named "${cluster}" on ${urls.join(", ")} (no view stored yet): is a node running?`);
+    const view: View = (await views.read())?.view ?? { epoch: 0, members: [] };
+    const records = new Map<string, NodeRecord>((await directory?.list())?.map((r) => [r.id, r]) ?? []);
+    const workers = view.members.filter((m) => m.roles.includes("worker"));
+    const table = computeTable({ epoch: view.epoch, members: workers.map((m) => ({ id: m.id, capacity: m.capacity })) }, { partitions: DEFAULT_PARTITIONS });
+    const now = Date.now();
+    const ids = [...new Set([...view.members.map((m) => m.id), ...records.keys()])].sort();
+    const members = ids.map((id): MemberStatus => {
+      const m = view.members.find((x) => x.id === id);
+      const r = records.get(id);
+      return {
+        id,
+        roles: m?.roles ?? r?.roles ?? [],
+        state: m ? (r?.state ?? "unknown") : "down",
+        inView: m !== undefined,
+        pid: r?.pid ?? null,
+        host: r?.host ?? null,
+        partitions: m && workers.includes(m) ? table.ownedBy(id).length : 0,
+        actors: r?.stats?.actors ?? null,
+        updatedAgoMs: r ? now - r.updated : null,
+      };
+    });
+    return { cluster, nats: urls, epoch: view.epoch, members };
+  } finally {
+    await nc.close();
+  }
+}
+
+/** `berth status`: the view and, per member, role, state, pid, partitions owned and actors active. */
+export function registerStatus(program: Command): void {
+  program
+    .command("status")
+    .description("show a cluster's view: epoch, and per member its role, state, pid, partitions and actors")
+    .option("--nats <urls>", "NATS server URLs (default: $NATS_URL or the berth dev cluster of this folder)")
+    .option("--cluster <name>", "cluster name", "berth")
+    .option("--json", "print JSON", false)
+    .action(async (opts: { nats?: string; cluster: string; json: boolean }) => {
+      const status = await readStatus(resolveNatsUrls(opts.nats), opts.cluster);
+      if (opts.json) {
+        console.log(JSON.stringify(status, null, 2));
+        return;
+      }
+      console.log(`cluster ${status.cluster}  epoch ${status.epoch}  members ${status.members.filter((m) => m.inView).length}  (${status.nats.join(", ")})`);
+      const rows = status.members.map((m) => [m.id, m.roles.join("+"), m.state, String(m.pid ?? "-"), m.host ?? "-", String(m.partitions), String(m.actors ?? "-"), m.updatedAgoMs === null ? "-" : `${(m.updatedAgoMs / 1000).toFixed(1)}s ago`]);
+      printTable(["ID", "ROLE", "STATE", "PID", "HOST", "PARTITIONS", "ACTORS", "UPDATED"], rows);
+    });
+}
+
+function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+}

@@ -1,0 +1,456 @@
+import { createActor, type Actor } from "xstate";
+import type { Logger } from "pino";
+import { ConfigError } from "../errors.js";
+import type { Clock, TimerHandle } from "../time/clock.js";
+import type { Transport } from "../transport/types.js";
+import { decodeHeartbeat, encodeJson, sameMembers, sortMembers } from "./codec.js";
+import { memberLiveness, nodeLifecycle, xstateClock } from "./machines.js";
+import type { Heartbeat, Member, NodeDirectory, NodeRecord, NodeRecordStats, NodeState, StoredView, View, ViewStore } from "./types.js";
+
+/** Failure-detection and lease timing, in ms. */
+export interface MembershipTiming {
+  /** How often a node says it is alive. Default 250. */
+  heartbeatMs: number;
+  /** Silence after which a peer is suspect. Default 750. */
+  suspectAfterMs: number;
+  /** Silence after which a peer is declared down and removed from the view. Default 1500. */
+  downAfterMs: number;
+  /**
+   * How long a node keeps serving after its last heartbeat the server confirmed. Must be
+   * shorter than `downAfterMs`, so a node cut off stops before anyone takes over. Default 1000.
+   */
+  leaseMs: number;
+  /** How often the view is re-read from the store, in case a watch stalled. Default 1000. */
+  reconcileMs: number;
+  /** How often the node rewrites its directory record. Default 5000. */
+  recordEveryMs: number;
+}
+
+export const DEFAULT_TIMING: MembershipTiming = {
+  heartbeatMs: 250,
+  suspectAfterMs: 750,
+  downAfterMs: 1500,
+  leaseMs: 1000,
+  reconcileMs: 1000,
+  recordEveryMs: 5000,
+};
+
+/** What this node is, for the view and its record. */
+export interface SelfDescription extends Member {
+  readonly pid: number;
+  readonly host: string;
+  readonly started: number;
+  readonly http?: string;
+}
+
+export interface MembershipOptions {
+  readonly self: SelfDescription;
+  readonly transport: Transport & { flush?(): Promise<void> };
+  readonly views: ViewStore;
+  readonly directory: NodeDirectory;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly timing?: Partial<MembershipTiming>;
+  /** Counts for the node's directory record. */
+  readonly stats?: () => NodeRecordStats;
+}
+
+/** Counts exported by membership. */
+export interface MembershipCounters {
+  heartbeatsSent: number;
+  malformedHeartbeats: number;
+  viewsApplied: number;
+  proposals: number;
+  casConflicts: number;
+  leaseLosses: number;
+}
+
+type Liveness = Actor<ReturnType<typeof memberLiveness>>;
+
+/**
+ * Membership of one node: it joins the view, proves it is alive with heartbeats, watches its
+ * peers, and changes the view (by compare-and-set) when a node joins, leaves or dies.
+ *
+ * Safety rests on the lease: a node serves only while the server has confirmed one of its
+ * heartbeats within `leaseMs`, and peers declare it down only after `downAfterMs` > `leaseMs`
+ * of silence — so a node that is cut off (or frozen) stops serving before its partitions can
+ * be taken over. See docs/architecture.md#membership.
+ */
+export class Membership {
+  readonly timing: MembershipTiming;
+  readonly counters: MembershipCounters = { heartbeatsSent: 0, malformedHeartbeats: 0, viewsApplied: 0, proposals: 0, casConflicts: 0, leaseLosses: 0 };
+  private view: View = { epoch: 0, members: [] };
+  private revision: number | null = null;
+  /** Set when the stored view is unreadable and must be rewritten. */
+  private unreadable = false;
+  private readonly lifecycle: Actor<typeof nodeLifecycle>;
+  private readonly liveness = new Map<string, { incarnation: string; actor: Liveness }>();
+  private readonly viewListeners = new Set<(view: View, previous: View) => void>();
+  private readonly leaseListeners = new Set<(valid: boolean) => void>();
+  private lastRenewal = Number.NEGATIVE_INFINITY;
+  private leaseWasValid = false;
+  private proposing: Promise<void> | null = null;
+  private proposeAgain = false;
+  private readonly handles = new Set<TimerHandle>();
+  private readonly stops: Array<() => void> = [];
+  private stopped = false;
+  private started = false;
+  private lastRecordAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly options: MembershipOptions) {
+    this.timing = { ...DEFAULT_TIMING, ...options.timing };
+    const t = this.timing;
+    if (!(t.leaseMs < t.downAfterMs)) {
+      throw new ConfigError(`membership leaseMs (${t.leaseMs}) must be shorter than downAfterMs (${t.downAfterMs}), or a cut-off node could still serve after others took over`);
+    }
+    if (!(t.heartbeatMs * 2 <= t.leaseMs)) {
+      throw new ConfigError(`membership heartbeatMs (${t.heartbeatMs}) must be at most half of leaseMs (${t.leaseMs})`);
+    }
+    this.lifecycle = createActor(nodeLifecycle);
+    this.lifecycle.subscribe(() => this.onLifecycle());
+    this.lifecycle.start();
+  }
+
+  get self(): SelfDescription {
+    return this.options.self;
+  }
+
+  /** The current view. */
+  get current(): View {
+    return this.view;
+  }
+
+  /** This node's lifecycle state. */
+  get state(): NodeState {
+    const v = this.lifecycle.getSnapshot().value;
+    return v === "isolated" ? "up" : (v as NodeState);
+  }
+
+  /** True while this node may serve: it is up, in the view, and its lease is fresh. */
+  leaseValid(): boolean {
+    return this.lifecycle.getSnapshot().value === "up" && this.options.clock.now() - this.lastRenewal < this.timing.leaseMs;
+  }
+
+  /** Calls `fn(view, previous)` on every view change. Returns the unsubscribe function. */
+  onView(fn: (view: View, previous: View) => void): () => void {
+    this.viewListeners.add(fn);
+    return () => this.viewListeners.delete(fn);
+  }
+
+  /** Calls `fn(valid)` when the lease is lost or regained. */
+  onLease(fn: (valid: boolean) => void): () => void {
+    this.leaseListeners.add(fn);
+    return () => this.leaseListeners.delete(fn);
+  }
+
+  /** Ids of view members this node currently hears (itself included). */
+  liveMembers(): string[] {
+    return this.view.members.filter((m) => m.id === this.self.id || this.liveness.get(m.id)?.actor.getSnapshot().value !== "down").map((m) => m.id);
+  }
+
+  /** Liveness of a peer as this node sees it. */
+  livenessOf(id: string): "alive" | "suspect" | "down" | "self" | "unknown" {
+    if (id === this.self.id) return "self";
+    const l = this.liveness.get(id);
+    return l ? (l.actor.getSnapshot().value as "alive" | "suspect" | "down") : "unknown";
+  }
+
+  /**
+   * Joins the cluster: starts heartbeats, reads and watches the view, and proposes a view that
+   * includes this node. Resolves once this node is in the view.
+   */
+  async start(timeoutMs = 30_000): Promise<void> {
+    const { transport, views, log } = this.options;
+    this.started = true;
+    this.stops.push(transport.subscribe("hb", (bytes) => this.onHeartbeat(bytes)));
+    this.lifecycle.send({ type: "CONNECTED" });
+    this.heartbeat();
+    this.applyStored(await views.read());
+    this.stops.push(views.watch((stored) => this.applyStored(stored)));
+    this.every(this.timing.reconcileMs, () => void this.reconcile());
+    this.every(this.timing.heartbeatMs, () => this.heartbeat());
+    await this.propose();
+    await this.until(() => this.state === "up", timeoutMs, "join the cluster view (is the view store reachable?)");
+    await this.writeRecord();
+    log.info({ epoch: this.view.epoch, members: this.view.members.length }, "joined the cluster");
+  }
+
+  /** Leaves gracefully: removes this node from the view and stops. */
+  async leave(timeoutMs = 10_000): Promise<void> {
+    if (this.stopped) return;
+    this.lifecycle.send({ type: "LEAVE" });
+    await this.propose();
+    try {
+      await this.until(() => !this.view.members.some((m) => m.id === this.self.id), timeoutMs, "leave the view");
+    } finally {
+      this.lifecycle.send({ type: "LEFT" });
+      await this.options.directory.remove(this.self.id).catch(() => undefined);
+      this.stop();
+    }
+  }
+
+  /** Stops everything at once (a crash, as far as peers can tell). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.lifecycle.send({ type: "FAIL" });
+    for (const h of this.handles) this.options.clock.clearTimer(h);
+    this.handles.clear();
+    for (const s of this.stops) s();
+    for (const { actor } of this.liveness.values()) actor.stop();
+    this.liveness.clear();
+  }
+
+  /** Re-reads the view from the store now. */
+  async reconcile(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      this.applyStored(await this.options.views.read());
+    } catch (err) {
+      this.options.log.debug({ err }, "view reconcile failed");
+    }
+  }
+
+  // ---- heartbeats and the lease ----
+
+  private heartbeat(): void {
+    if (this.stopped) return;
+    const { transport, clock } = this.options;
+    const sentAt = clock.now();
+    const hb: Heartbeat = { id: this.self.id, incarnation: this.self.incarnation, epoch: this.view.epoch, state: this.state };
+    try {
+      transport.publish("hb", encodeJson(hb));
+      this.counters.heartbeatsSent++;
+      // The lease is renewed from the time the heartbeat was sent, once the server confirms it.
+      const confirmed = transport.flush ? transport.flush() : Promise.resolve();
+      confirmed.then(
+        () => {
+          if (sentAt > this.lastRenewal) this.lastRenewal = sentAt;
+          this.checkLease();
+        },
+        () => undefined,
+      );
+    } catch (err) {
+      this.options.log.debug({ err }, "heartbeat not sent");
+    }
+    this.checkLease();
+    if (clock.now() - this.lastRecordAt >= this.timing.recordEveryMs) void this.writeRecord();
+  }
+
+  private checkLease(): void {
+    const value = this.lifecycle.getSnapshot().value;
+    const fresh = this.options.clock.now() - this.lastRenewal < this.timing.leaseMs;
+    if (value === "up" && !fresh) {
+      this.counters.leaseLosses++;
+      this.options.log.warn({ sinceRenewalMs: this.options.clock.now() - this.lastRenewal }, "lease lapsed: not serving until NATS confirms a heartbeat");
+      this.lifecycle.send({ type: "LEASE_LOST" });
+    } else if (value === "isolated" && fresh) {
+      this.lifecycle.send({ type: "LEASE_RENEWED" });
+    }
+  }
+
+  private onHeartbeat(bytes: Uint8Array): void {
+    let hb: Heartbeat;
+    try {
+      hb = decodeHeartbeat(bytes);
+    } catch (err) {
+      this.counters.malformedHeartbeats++;
+      this.options.log.debug({ err }, "malformed heartbeat ignored");
+      return;
+    }
+    if (hb.id === this.self.id) return;
+    const l = this.liveness.get(hb.id);
+    if (l !== undefined && l.incarnation === hb.incarnation) l.actor.send({ type: "HEARD" });
+    // A peer that has seen a newer view than ours: read it now rather than at the next reconcile.
+    if (hb.epoch > this.view.epoch) void this.reconcile();
+  }
+
+  // ---- the view ----
+
+  private applyStored(stored: StoredView | null): void {
+    if (stored === null || this.stopped) return;
+    if (this.revision !== null && stored.revision <= this.revision) return;
+    this.revision = stored.revision;
+    if (stored.view === null) {
+      this.unreadable = true;
+      void this.propose();
+      return;
+    }
+    this.unreadable = false;
+    const previous = this.view;
+    this.view = stored.view;
+    this.counters.viewsApplied++;
+    this.syncLiveness();
+    const self = this.view.members.find((m) => m.id === this.self.id);
+    const inView = self !== undefined && self.incarnation === this.self.incarnation;
+    const value = this.lifecycle.getSnapshot().value;
+    if (inView && value === "joining") this.lifecycle.send({ type: "IN_VIEW" });
+    if (!inView && (value === "up" || value === "isolated")) {
+      this.options.log.warn({ epoch: this.view.epoch }, "this node was removed from the view while alive; rejoining");
+      this.lifecycle.send({ type: "REMOVED" });
+    }
+    if (previous.epoch !== this.view.epoch) for (const fn of this.viewListeners) fn(this.view, previous);
+    void this.propose();
+  }
+
+  private syncLiveness(): void {
+    const ids = new Set(this.view.members.map((m) => m.id));
+    for (const [id, l] of this.liveness) {
+      const m = this.view.members.find((x) => x.id === id);
+      if (!ids.has(id) || m?.incarnation !== l.incarnation) {
+        l.actor.stop();
+        this.liveness.delete(id);
+      }
+    }
+    for (const m of this.view.members) {
+      if (m.id === this.self.id || this.liveness.has(m.id)) continue;
+      const actor = createActor(memberLiveness(this.timing), { clock: xstateClock(this.options.clock) });
+      actor.subscribe((snap) => {
+        if (snap.value === "down") {
+          this.options.log.warn({ member: m.id }, "member declared down");
+          void this.propose();
+        }
+      });
+      actor.start();
+      this.liveness.set(m.id, { incarnation: m.incarnation, actor });
+    }
+  }
+
+  /** The view this node wants, or null if the current one is fine. */
+  private desiredView(): View | null {
+    const state = this.lifecycle.getSnapshot().value;
+    const members = new Map(this.view.members.map((m) => [m.id, m] as const));
+    let changed = this.unreadable;
+    const selfMember: Member = { id: this.self.id, roles: this.self.roles, capacity: this.self.capacity, incarnation: this.self.incarnation };
+    if (state === "joining" || state === "up" || state === "isolated") {
+      const mine = members.get(this.self.id);
+      if (mine === undefined || !sameMembers([mine], [selfMember])) {
+        members.set(this.self.id, selfMember);
+        changed = true;
+      }
+    } else if (state === "leaving" && members.has(this.self.id)) {
+      members.delete(this.self.id);
+      changed = true;
+    }
+    // Only the lowest-id live member removes dead peers, and only while its own lease holds:
+    // a node that is itself cut off must not evict the others.
+    if (this.leaseValid() && this.liveMembers()[0] === this.self.id) {
+      for (const [id, l] of this.liveness) {
+        if (l.actor.getSnapshot().value === "down" && members.has(id)) {
+          members.delete(id);
+          changed = true;
+        }
+      }
+    }
+    if (!changed) return null;
+    return { epoch: this.view.epoch + 1, members: sortMembers([...members.values()]) };
+  }
+
+  /** Proposes the desired view by compare-and-set until it holds or nothing is left to change. */
+  private propose(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.proposing) {
+      this.proposeAgain = true;
+      return this.proposing;
+    }
+    this.proposing = (async () => {
+      try {
+        for (let attempt = 0; attempt < 20 && !this.stopped; attempt++) {
+          this.proposeAgain = false;
+          const next = this.desiredView();
+          if (next === null) {
+            if (!this.proposeAgain) return;
+            continue;
+          }
+          this.counters.proposals++;
+          const result = await this.options.views.swap(next, this.revision);
+          if (result !== null) {
+            this.options.log.info({ epoch: next.epoch, members: next.members.map((m) => m.id) }, "view changed");
+            this.applyStored(result);
+          } else {
+            this.counters.casConflicts++;
+            this.applyStored(await this.options.views.read());
+          }
+        }
+      } catch (err) {
+        this.options.log.warn({ err }, "view proposal failed; retrying at the next reconcile");
+      } finally {
+        this.proposing = null;
+      }
+    })();
+    return this.proposing;
+  }
+
+  // ---- plumbing ----
+
+  private onLifecycle(): void {
+    const valid = this.leaseValid();
+    if (valid !== this.leaseWasValid) {
+      this.leaseWasValid = valid;
+      for (const fn of this.leaseListeners) fn(valid);
+    }
+    if (this.started && !this.stopped) void this.writeRecord();
+  }
+
+  private async writeRecord(): Promise<void> {
+    if (this.stopped && this.state !== "down") return;
+    this.lastRecordAt = this.options.clock.now();
+    const s = this.self;
+    const record: NodeRecord = {
+      id: s.id,
+      roles: s.roles,
+      capacity: s.capacity,
+      incarnation: s.incarnation,
+      state: this.state,
+      pid: s.pid,
+      host: s.host,
+      started: s.started,
+      updated: this.options.clock.now(),
+      ...(s.http !== undefined ? { http: s.http } : {}),
+      ...(this.options.stats ? { stats: this.safeStats() } : {}),
+    };
+    try {
+      await this.options.directory.put(record);
+    } catch (err) {
+      this.options.log.debug({ err }, "node record not written");
+    }
+  }
+
+  private safeStats(): NodeRecordStats {
+    try {
+      return (this.options.stats as () => NodeRecordStats)();
+    } catch {
+      return { actors: 0, partitions: 0, epoch: this.view.epoch };
+    }
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const arm = (): void => {
+      if (this.stopped) return;
+      const h = this.options.clock.setTimer(() => {
+        this.handles.delete(h);
+        fn();
+        arm();
+      }, ms);
+      this.handles.add(h);
+    };
+    arm();
+  }
+
+  private async until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const { clock } = this.options;
+    const deadline = clock.now() + timeoutMs;
+    while (!cond()) {
+      if (this.stopped) throw new ConfigError(`membership stopped before it could ${what}`);
+      if (clock.now() > deadline) throw new ConfigError(`could not ${what} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const h = clock.setTimer(() => {
+          this.handles.delete(h);
+          resolve();
+        }, 20);
+        this.handles.add(h);
+      });
+      if (!cond()) await this.propose();
+    }
+  }
+}

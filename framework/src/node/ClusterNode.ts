@@ -1,0 +1,300 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Activation } from "../actor/Activation.js";
+import type { ActorType } from "../actor/defineActor.js";
+import { ConfigError, DeadlineExceededError, NodeStoppedError, NodeUnreachableError, NotOwnerError, SelfCallError } from "../errors.js";
+import { Membership, type MembershipTiming } from "../membership/Membership.js";
+import { NatsDirectory, NatsViewStore } from "../membership/NatsStores.js";
+import type { NodeRecordStats, Role, View } from "../membership/types.js";
+import { computeTable, partitionOf, type PartitionTable } from "../placement/index.js";
+import { connectNats, type NatsOptions } from "../transport/nats/connectNats.js";
+import { NatsTransport } from "../transport/nats/NatsTransport.js";
+import { sendCall, serveCalls, type RpcCounters } from "../transport/rpc.js";
+import type { CallRequest } from "../transport/wire.js";
+import { copyArgs } from "../state/walk.js";
+import { BerthNode, type NodeOptions, type NodeStats } from "./BerthNode.js";
+
+/** Options of a node that joins a cluster on NATS. */
+export interface ClusterNodeOptions extends NodeOptions {
+  /** How to reach NATS. */
+  nats: NatsOptions;
+  /** Cluster name; nodes with the same name on the same NATS form one cluster. Default `"berth"`. */
+  cluster?: string;
+  /** Default `["worker"]`. Gateways route calls and host no actors. */
+  roles?: Role[];
+  /** Relative weight in placement. Default 1. */
+  capacity?: number;
+  /** Backups per partition. Default 1. */
+  backups?: number;
+  /** Bounded-load factor of placement (see docs/architecture.md#placement). */
+  loadFactor?: number;
+  /** Failure detection and lease timing. */
+  membership?: Partial<MembershipTiming>;
+  /** The HTTP address this node serves, published in its record. */
+  httpAddress?: string;
+}
+
+/** Cluster counters added to `stats()`. */
+export interface ClusterStats extends NodeStats {
+  readonly epoch: number;
+  readonly state: string;
+  readonly members: number;
+  readonly partitionsOwned: number;
+  readonly leaseValid: boolean;
+  readonly rpc: RpcCounters & { retries: number; redirects: number };
+}
+
+const CLUSTER_RE = /^[A-Za-z0-9_-]{1,32}$/;
+/** A single remote attempt waits at most this long; the call retries (same id) until its deadline. */
+const ATTEMPT_MS = 2_500;
+
+/**
+ * A node in a cluster: it joins the view on NATS, owns the partitions the table gives it, and
+ * routes every call to the owner of the actor's partition — locally without touching NATS,
+ * remotely over one multiplexed request/reply subscription, with redirects and retries under
+ * the call's deadline. Create it with `createNode({ nats: { servers } , ... })`.
+ */
+export class ClusterNode extends BerthNode {
+  readonly cluster: string;
+  readonly roles: readonly Role[];
+  readonly nc: NatsConnection;
+  readonly transport: NatsTransport;
+  readonly membership: Membership;
+  private table: PartitionTable;
+  private readonly backups: number;
+  private readonly loadFactor: number | undefined;
+  private readonly viewWaiters = new Set<() => void>();
+  readonly rpcCounters: RpcCounters & { retries: number; redirects: number } = { served: 0, malformed: 0, retries: 0, redirects: 0 };
+  private readonly directory: NatsDirectory;
+  private readonly views: NatsViewStore;
+
+  private constructor(
+    options: ClusterNodeOptions,
+    parts: { nc: NatsConnection; cluster: string; views: NatsViewStore; directory: NatsDirectory; id: string },
+  ) {
+    super({ ...options, id: parts.id });
+    this.cluster = parts.cluster;
+    this.roles = options.roles ?? ["worker"];
+    this.nc = parts.nc;
+    this.views = parts.views;
+    this.directory = parts.directory;
+    this.backups = options.backups ?? 1;
+    this.loadFactor = options.loadFactor;
+    this.transport = new NatsTransport(parts.nc, this.id, this.cluster);
+    this.table = computeTable({ epoch: 0, members: [] }, this.placementOptions());
+    this.membership = new Membership({
+      self: {
+        id: this.id,
+        roles: this.roles,
+        capacity: options.capacity ?? 1,
+        incarnation: randomUUID().slice(0, 12),
+        pid: process.pid,
+        host: hostname(),
+        started: Date.now(),
+        ...(options.httpAddress !== undefined ? { http: options.httpAddress } : {}),
+      },
+      transport: this.transport,
+      views: this.views,
+      directory: this.directory,
+      clock: this.clock,
+      log: this.log,
+      ...(options.membership !== undefined ? { timing: options.membership } : {}),
+      stats: () => this.recordStats(),
+    });
+    this.membership.onView((view) => this.onView(view));
+  }
+
+  /** Connects to NATS, joins the cluster, and starts serving. */
+  static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+    const cluster = options.cluster ?? "berth";
+    if (!CLUSTER_RE.test(cluster)) throw new ConfigError(`cluster name must be 1-32 letters, digits, "-" or "_"; got ${JSON.stringify(cluster)}`);
+    const id = options.id ?? `node-${randomUUID().slice(0, 8)}`;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new ConfigError(`node id must be 1-64 letters, digits, "-" or "_"; got ${JSON.stringify(id)}`);
+    const nc = await connectNats({ ...options.nats, name: options.nats.name ?? `berth:${cluster}:${id}` });
+    try {
+      const log = typeof options.logger === "object" ? options.logger : undefined;
+      const tmpLog = log ?? (await import("./logger.js")).createLogger({ level: typeof options.logger === "string" ? options.logger : undefined, bindings: { node: id } });
+      const views = await NatsViewStore.open(nc, cluster, tmpLog);
+      const directory = await NatsDirectory.open(nc, cluster, tmpLog);
+      const node = new ClusterNode({ ...options, logger: tmpLog }, { nc, cluster, views, directory, id });
+      serveCalls(node.transport, (req) => node.serveRemote(req), { log: node.log, counters: node.rpcCounters, maxPayload: node.transport.maxPayload });
+      await node.membership.start();
+      node.onView(node.membership.current);
+      return node;
+    } catch (error) {
+      await nc.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The current view. */
+  get view(): View {
+    return this.membership.current;
+  }
+
+  /** The partition table of the current view. */
+  get partitionTable(): PartitionTable {
+    return this.table;
+  }
+
+  get isWorker(): boolean {
+    return this.roles.includes("worker");
+  }
+
+  override call(type: ActorType, id: string, method: string, args: unknown[], caller: Activation | undefined): Promise<unknown> {
+    if (this.stopped) return Promise.reject(new NodeStoppedError(this.id));
+    if (caller !== undefined && caller.type.name === type.name && caller.id === id) return Promise.reject(new SelfCallError(type.name, id));
+    let copied: unknown[];
+    try {
+      copied = copyArgs(args, `${type.name}.${method}() args`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.route(type.name, id, method, copied, Date.now() + this.callTimeoutMs);
+  }
+
+  override dispatch(typeName: string, id: string, method: string, args: unknown[], deadline: number): Promise<unknown> {
+    return this.route(typeName, id, method, args, deadline === 0 ? Date.now() + this.callTimeoutMs : deadline);
+  }
+
+  /**
+   * Sends a call to the owner of the actor's partition and retries, with the same call id,
+   * on a redirect, an unreachable owner or a lost reply, until the deadline.
+   */
+  private async route(typeName: string, id: string, method: string, args: unknown[], deadline: number): Promise<unknown> {
+    const partition = partitionOf(id, this.partitions);
+    let callId: string | undefined;
+    let backoff = 10;
+    for (let attempt = 0; ; attempt++) {
+      if (this.stopped) throw new NodeStoppedError(this.id);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new DeadlineExceededError(this.callTimeoutMs, `routing ${typeName}/${id} (partition ${partition})`);
+      if (attempt > 0) this.rpcCounters.retries++;
+      const owner = this.ownerOf(partition);
+      if (owner === null) {
+        await this.waitForView(Math.min(remaining, 250));
+        continue;
+      }
+      if (owner === this.id) {
+        if (this.membership.leaseValid()) {
+          try {
+            return await this.host.invoke(typeName, id, method, args, deadline, callId);
+          } catch (error) {
+            if (!(error instanceof NotOwnerError)) throw error;
+          }
+        }
+        await this.pause(Math.min(remaining, (backoff = Math.min(backoff * 2, 250))));
+        continue;
+      }
+      callId ??= randomUUID();
+      const req: CallRequest = { callId, actorType: typeName, actorId: id, method, args, ttlMs: Math.min(remaining, ATTEMPT_MS), epoch: this.view.epoch, from: this.id };
+      try {
+        return await sendCall(this.transport, owner, req, this.transport.maxPayload);
+      } catch (error) {
+        if (error instanceof NotOwnerError) {
+          this.rpcCounters.redirects++;
+          if (error.epoch > this.view.epoch) await this.membership.reconcile();
+          else await this.waitForView(Math.min(remaining, (backoff = Math.min(backoff * 2, 250))));
+          continue;
+        }
+        if (error instanceof NodeUnreachableError) {
+          await this.waitForView(Math.min(remaining, (backoff = Math.min(backoff * 2, 250))));
+          continue;
+        }
+        // No reply within the attempt: the owner may be frozen or the reply lost. Retry with the
+        // same id; the owner runs a writing call at most once.
+        if (error instanceof DeadlineExceededError && error.message.includes("no reply from") && Date.now() < deadline) continue;
+        throw error;
+      }
+    }
+  }
+
+  /** Runs a call that arrived from another node, if this node owns the actor. */
+  private async serveRemote(req: CallRequest): Promise<unknown> {
+    const partition = partitionOf(req.actorId, this.partitions);
+    if (req.epoch > this.view.epoch) await this.membership.reconcile();
+    const owner = this.ownerOf(partition);
+    if (owner !== this.id || !this.membership.leaseValid()) {
+      throw new NotOwnerError(partition, this.view.epoch, owner !== this.id ? owner : null);
+    }
+    const args = copyArgs(req.args, `${req.actorType}.${req.method}() args`);
+    return this.host.invoke(req.actorType, req.actorId, req.method, args, Date.now() + req.ttlMs, req.callId);
+  }
+
+  private ownerOf(partition: number): string | null {
+    return this.table.members.length === 0 ? null : this.table.ownerOf(partition);
+  }
+
+  private placementOptions() {
+    return { partitions: this.partitions, backups: this.backups, ...(this.loadFactor !== undefined ? { loadFactor: this.loadFactor } : {}) };
+  }
+
+  /** Recomputes the table; forgets actors of partitions this node no longer owns. */
+  private onView(view: View): void {
+    const previous = this.table;
+    const workers = view.members.filter((m) => m.roles.includes("worker")).map((m) => ({ id: m.id, capacity: m.capacity }));
+    this.table = computeTable({ epoch: view.epoch, members: workers }, this.placementOptions());
+    if (previous.members.includes(this.id)) {
+      for (const p of previous.ownedBy(this.id)) {
+        const now = this.ownerOf(p);
+        if (now !== this.id) this.host.dropPartition(p, () => new NotOwnerError(p, view.epoch, now));
+      }
+    }
+    for (const wake of this.viewWaiters) wake();
+    this.viewWaiters.clear();
+  }
+
+  private waitForView(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.viewWaiters.add(done);
+    });
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  private recordStats(): NodeRecordStats {
+    const s = this.host.stats();
+    return { actors: s.active, partitions: this.isWorker && this.table.members.includes(this.id) ? this.table.ownedBy(this.id).length : 0, epoch: this.view.epoch, passive: s.passive };
+  }
+
+  override stats(): ClusterStats {
+    return {
+      ...super.stats(),
+      epoch: this.view.epoch,
+      state: this.membership.state,
+      members: this.view.members.length,
+      partitionsOwned: this.table.members.includes(this.id) ? this.table.ownedBy(this.id).length : 0,
+      leaseValid: this.membership.leaseValid(),
+      rpc: { ...this.rpcCounters },
+    };
+  }
+
+  /** Leaves the cluster gracefully and closes the connection. */
+  override async stop(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.membership.leave();
+    } catch (err) {
+      this.log.warn({ err }, "could not leave the view cleanly; peers will declare this node down");
+    }
+    await super.stop();
+    await this.transport.close();
+    await this.nc.drain().catch(() => undefined);
+  }
+
+  /** Stops at once without leaving the view, as a crash would (for tests). */
+  async crash(): Promise<void> {
+    this.membership.stop();
+    await super.stop();
+    await this.transport.close();
+    await this.nc.close().catch(() => undefined);
+  }
+}
