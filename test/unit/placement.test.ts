@@ -7,13 +7,16 @@
 import assert from "node:assert/strict";
 import test, { type ExecutionContext } from "ava";
 import fc from "fast-check";
-import { ConfigError } from "../../framework/src/errors.js";
+import { ConfigError, MalformedMessageError, NoWorkersError } from "../../framework/src/errors.js";
 import { boundedAssign, capsFor } from "../../framework/src/placement/boundedAssign.js";
 import {
   computeTable,
+  decodeTable,
   DEFAULT_PLACEMENT_OPTIONS,
   diffTables,
-  NoWorkersError,
+  encodeTable,
+  rebalance,
+  type EncodedTable,
   type PartitionTable,
   type PlacementMember,
   type PlacementOptions,
@@ -504,4 +507,570 @@ test("diffTables: every partition from null at first, nothing between equal tabl
   t.deepEqual(changed, range(64).filter((p) => a.ownerOf(p) !== b.ownerOf(p)).map((p) => ({ partition: p, from: a.ownerOf(p), to: b.ownerOf(p) })));
   t.true(changed.length > 0);
   t.throws(() => diffTables(a, table(["a"], { partitions: 32 })), { instanceOf: ConfigError, message: /cluster-wide constant/ });
+});
+
+// =============================================================================================
+// Stored, incremental placement: rebalance(previous, view)
+//
+// Every property below is exact (no statistical slack) and runs with fresh random seeds on
+// random histories: a first table, then joins, leaves and crashes of 1–3 members at a time
+// (leave and crash look the same to placement: a member is gone). N stays in 1..32 and
+// P ∈ {256, 1024, 4096}, so P ≥ 8·N throughout.
+
+interface Step {
+  readonly kind: "join" | "leave" | "crash";
+  readonly count: number;
+  readonly picks: readonly number[];
+  /** A join brings back a member that left earlier (same id, same capacity), if there is one. */
+  readonly rejoin: boolean;
+}
+interface History {
+  readonly partitions: number;
+  readonly backups: number;
+  readonly start: number;
+  readonly steps: readonly Step[];
+  /** Member k has capacity capacities[k mod length]. */
+  readonly capacities: readonly number[];
+}
+interface Transition {
+  readonly before: PartitionTable;
+  readonly after: PartitionTable;
+  /** The view's members after the change. */
+  readonly members: readonly PlacementMember[];
+  readonly joined: readonly string[];
+  readonly removed: readonly string[];
+}
+
+const step: fc.Arbitrary<Step> = fc.record({
+  kind: fc.constantFrom("join" as const, "leave" as const, "crash" as const),
+  count: fc.integer({ min: 1, max: 3 }),
+  picks: fc.array(fc.nat(), { minLength: 3, maxLength: 3 }),
+  rejoin: fc.boolean(),
+});
+const histories = (o: { weighted?: boolean; backups?: fc.Arbitrary<number>; partitions?: fc.Arbitrary<number>; maxSteps?: number } = {}): fc.Arbitrary<History> =>
+  fc.record({
+    partitions: o.partitions ?? fc.constantFrom(256, 1024, 4096),
+    backups: o.backups ?? fc.constantFrom(1, 2, 3),
+    start: fc.integer({ min: 1, max: 32 }),
+    steps: fc.array(step, { minLength: 1, maxLength: o.maxSteps ?? 8 }),
+    capacities: o.weighted ? fc.array(fc.constantFrom(0.5, 1, 2, 3), { minLength: 2, maxLength: 8 }) : fc.constant([1]),
+  });
+
+const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const optionsOf = (h: History): Partial<PlacementOptions> => ({ partitions: h.partitions, backups: h.backups });
+
+/** Runs a history through rebalance: the first table, then one transition per view change. */
+function replay(h: History): { first: PartitionTable; firstMembers: readonly PlacementMember[]; transitions: Transition[] } {
+  const member = (k: number): PlacementMember => {
+    const capacity = h.capacities[k % h.capacities.length] as number;
+    return capacity === 1 ? { id: `node-${k}` } : { id: `node-${k}`, capacity };
+  };
+  let next = 0;
+  let current: PlacementMember[] = range(h.start).map(() => member(next++));
+  const firstMembers = current;
+  const gone: PlacementMember[] = [];
+  let table = rebalance(null, { epoch: 1, members: current }, optionsOf(h));
+  const first = table;
+  const transitions: Transition[] = [];
+  for (const s of h.steps) {
+    const members = [...current];
+    const joined: string[] = [];
+    const removed: string[] = [];
+    for (let i = 0; i < s.count; i++) {
+      const pick = s.picks[i] as number;
+      if (s.kind === "join" && members.length < 32) {
+        const back = s.rejoin && i === 0 && gone.length > 0 ? gone.splice(pick % gone.length, 1)[0] : undefined;
+        const m = back ?? member(next++);
+        members.push(m);
+        joined.push(m.id);
+      } else if (s.kind !== "join" && members.length > 1) {
+        const [m] = members.splice(pick % members.length, 1) as [PlacementMember];
+        gone.push(m);
+        removed.push(m.id);
+      }
+    }
+    if (joined.length + removed.length === 0) continue;
+    const after = rebalance(table, { epoch: table.epoch + 1, members }, optionsOf(h));
+    transitions.push({ before: table, after, members, joined, removed });
+    table = after;
+    current = members;
+  }
+  return { first, firstMembers, transitions };
+}
+
+/** Each member's target, lower bound ("far under" below it) and cap; without `without`, if given. */
+function boundsOf(members: readonly PlacementMember[], partitions: number, c: number, without?: string) {
+  const rest = members.filter((m) => m.id !== without).sort((a, b) => byId(a.id, b.id));
+  let total = 0;
+  for (const m of rest) total += m.capacity ?? 1;
+  return new Map(
+    rest.map((m) => {
+      const weight = m.capacity ?? 1;
+      const target = (partitions * weight) / total;
+      return [m.id, { weight, target, lower: Math.floor(target / c), cap: Math.ceil((c * partitions * weight) / total) }] as const;
+    }),
+  );
+}
+
+/** How many of owner x's partitions each member backs up first. */
+function firstBackupCountsOf(t: PartitionTable, x: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const p of t.ownedBy(x)) {
+    const b = t.backupsOf(p)[0];
+    if (b !== undefined) counts.set(b, (counts.get(b) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function assertSameTable(a: PartitionTable, b: PartitionTable, what: string): void {
+  assert.equal(a.epoch, b.epoch, `${what}: epoch`);
+  assert.equal(a.partitions, b.partitions, `${what}: partitions`);
+  assert.deepEqual(a.members, b.members, `${what}: members`);
+  if (a.members.length === 0) return;
+  for (let p = 0; p < a.partitions; p++) {
+    assert.equal(a.ownerOf(p), b.ownerOf(p), `${what}: owner of ${p}`);
+    assert.deepEqual(a.backupsOf(p), b.backupsOf(p), `${what}: backups of ${p}`);
+  }
+}
+
+/** A deterministic shuffle (the order a view's members arrive in must not matter). */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let s = seed >>> 0;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+
+// ---------------------------------------------------------------------------------------------
+// a. Determinism
+
+test("rebalance (a): the same previous table and member set, in any order, give the same table", (t) => {
+  holds(
+    t,
+    fc.property(histories({ maxSteps: 4, partitions: fc.constantFrom(256, 1024) }), fc.nat(), (h, seed) => {
+      const { first, firstMembers, transitions } = replay(h);
+      assertSameTable(rebalance(null, { epoch: 1, members: shuffled(firstMembers, seed) }, optionsOf(h)), first, "first table");
+      for (const { before, after, members: now } of transitions) {
+        // Members shuffled and copied, and the previous table as it comes back from the view.
+        const stored = decodeTable(JSON.parse(JSON.stringify(encodeTable(before))) as unknown, shuffled(before.members, seed));
+        const again = rebalance(stored, { epoch: after.epoch, members: shuffled(now, seed).map((m) => ({ ...m })) }, optionsOf(h));
+        assertSameTable(again, after, `epoch ${after.epoch}`);
+        // A view with the same members changes nothing but the epoch.
+        const same = rebalance(after, { epoch: after.epoch + 1, members: shuffled(now, seed + 1) }, optionsOf(h));
+        assert.deepEqual(diffTables(after, same), []);
+        for (let p = 0; p < after.partitions; p++) assert.deepEqual(same.backupsOf(p), after.backupsOf(p));
+      }
+    }),
+    { numRuns: 25 },
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// b. Balance along histories
+
+test("rebalance (b): max/avg owned partitions ≤ 1.25, and no node over ⌈c·P/N⌉, for every table of a random history", (t) => {
+  const ratios: number[] = [];
+  holds(
+    t,
+    fc.property(histories({ maxSteps: 10, backups: fc.constant(1) }), (h) => {
+      const { first, transitions } = replay(h);
+      for (const tbl of [first, ...transitions.map((tr) => tr.after)]) {
+        const loads = tbl.members.map((id) => tbl.ownedBy(id).length);
+        assert.equal(loads.reduce((a, b) => a + b, 0), tbl.partitions);
+        const n = tbl.members.length;
+        const ratio = Math.max(...loads) / (tbl.partitions / n);
+        assert.ok(ratio <= 1.25, `epoch ${tbl.epoch}: max/avg = ${ratio} (N = ${n}, P = ${tbl.partitions})`);
+        assert.ok(Math.max(...loads) <= Math.ceil((C * tbl.partitions) / n), `epoch ${tbl.epoch}: a node owns ${Math.max(...loads)} > cap`);
+        ratios.push(ratio);
+      }
+    }),
+    { numRuns: 40 },
+  );
+  t.log(`max/avg over ${ratios.length} tables: mean ${mean(ratios).toFixed(3)}, worst ${Math.max(...ratios).toFixed(3)}`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// c. A join
+
+test("rebalance (c): a single join moves ≤ ⌈P/(N+1)⌉ partitions (≤ 1.1·P/(N+1) once that is ≥ 10), all to the newcomer", (t) => {
+  const ratios: number[] = [];
+  holds(
+    t,
+    fc.property(histories({ backups: fc.constant(1) }), (h) => {
+      for (const { before, after, joined, removed } of replay(h).transitions) {
+        if (joined.length !== 1 || removed.length !== 0) continue;
+        const newcomer = joined[0] as string;
+        const n = before.members.length;
+        const ideal = after.partitions / (n + 1);
+        const moves = diffTables(before, after);
+        assert.ok(moves.length <= Math.ceil(ideal), `${moves.length} moves for a join to N = ${n}, P = ${after.partitions}`);
+        if (ideal >= 10) assert.ok(moves.length <= 1.1 * ideal, `${moves.length} moves, ideal ${ideal}`);
+        for (const m of moves) assert.equal(m.to, newcomer, `partition ${m.partition} moved to ${m.to}`);
+        assert.ok(after.ownedBy(newcomer).length >= Math.floor(ideal), "the newcomer gets its share");
+        ratios.push(moves.length / ideal);
+      }
+    }),
+    { numRuns: 40 },
+  );
+  t.log(`${ratios.length} joins: moves / (P/(N+1)) mean ${mean(ratios).toFixed(3)}, max ${Math.max(0, ...ratios).toFixed(3)}`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// d. A removal
+
+/**
+ * Histories that stress removals: mostly P = 256 (8–12 partitions per node, where the cap and
+ * the lower bound are tight), large clusters, and chains of single removals between joins.
+ */
+const removalHeavy: fc.Arbitrary<History> = fc.record({
+  partitions: fc.constantFrom(256, 256, 1024, 4096),
+  backups: fc.constantFrom(1, 2),
+  start: fc.integer({ min: 16, max: 32 }),
+  steps: fc.array(
+    fc.oneof(
+      { weight: 3, arbitrary: step.map((s) => ({ ...s, kind: "crash" as const, count: 1 })) },
+      { weight: 1, arbitrary: step },
+    ),
+    { minLength: 4, maxLength: 12 },
+  ),
+  capacities: fc.constant([1]),
+});
+
+test("rebalance (d): a single removal moves only the leaver's partitions, each to its first backup, ≤ ⌈moved/(N−1)⌉ per survivor", (t) => {
+  let removals = 0;
+  let worst = 0;
+  holds(
+    t,
+    fc.property(removalHeavy, (h) => {
+      for (const { before, after, joined, removed } of replay(h).transitions) {
+        if (removed.length !== 1 || joined.length !== 0) continue;
+        const gone = removed[0] as string;
+        const orphans = before.ownedBy(gone);
+        const moves = diffTables(before, after);
+        assert.equal(moves.length, orphans.length, `${moves.length} moves for ${orphans.length} orphans (N = ${before.members.length}, P = ${before.partitions})`);
+        const received = new Map<string, number>();
+        for (const m of moves) {
+          assert.equal(m.from, gone, `partition ${m.partition} of a survivor moved`);
+          assert.equal(m.to, before.backupsOf(m.partition)[0], `partition ${m.partition} did not go to its first backup`);
+          received.set(m.to, (received.get(m.to) ?? 0) + 1);
+        }
+        const fair = Math.ceil(orphans.length / (before.members.length - 1));
+        const most = Math.max(0, ...received.values());
+        assert.ok(most <= fair, `a survivor received ${most} partitions; fair share ⌈${orphans.length}/${before.members.length - 1}⌉ = ${fair}`);
+        removals++;
+        if (fair > 0) worst = Math.max(worst, most / fair);
+      }
+    }),
+    { numRuns: 40 },
+  );
+  t.log(`${removals} removals: worst survivor received ${worst.toFixed(2)}× ⌈fair share⌉`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// e. Backups
+
+test("rebalance (e): backups are distinct non-owners, min(backups, N−1) of them, and each node's first backups are spread evenly", (t) => {
+  holds(
+    t,
+    fc.property(histories({ maxSteps: 6 }), (h) => {
+      const { first, transitions } = replay(h);
+      for (const tbl of [first, ...transitions.map((tr) => tr.after)]) {
+        const n = tbl.members.length;
+        const width = Math.min(h.backups, n - 1);
+        const members = new Set(tbl.members);
+        for (let p = 0; p < tbl.partitions; p++) {
+          const owner = tbl.ownerOf(p);
+          const bs = tbl.backupsOf(p);
+          assert.equal(bs.length, width, `partition ${p}`);
+          assert.equal(new Set([owner, ...bs]).size, width + 1, `partition ${p}: ${owner} / ${bs.join(",")}`);
+          for (const b of bs) assert.ok(members.has(b));
+        }
+        if (n < 2) continue;
+        for (const x of tbl.members) {
+          const bound = Math.ceil(tbl.ownedBy(x).length / (n - 1));
+          const most = Math.max(0, ...firstBackupCountsOf(tbl, x).values());
+          assert.ok(most <= bound, `epoch ${tbl.epoch}: one node backs up ${most} of ${x}'s ${tbl.ownedBy(x).length} partitions first (N = ${n})`);
+        }
+      }
+    }),
+    { numRuns: 30 },
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// f. Backup churn on a removal
+
+test("rebalance (f): after a removal, first backups change only where they must or a bound forces it; no other copies", (t) => {
+  // Must change: the leaver's partitions (their first backup became the owner) and those the
+  // leaver backed up first. Any other change at owner Y must be forced by a bound of the new
+  // table: the old holder i is at its headroom for Y (loadᵢ + countᵢ = cap of the view without
+  // Y, so it could not keep more without breaking a later removal of Y) or at the spread
+  // ceiling, or some member j has just been raised to its lower bound for Y (so that Y's removal
+  // would not leave j far under its share). New backup copies: one per partition that lost a
+  // holder it needed, plus at most one per forced first-backup change.
+  const extra: number[] = [];
+  const must: number[] = [];
+  holds(
+    t,
+    fc.property(fc.oneof(histories(), removalHeavy), (h) => {
+      const c = C;
+      for (const { before, after, joined, removed, members } of replay(h).transitions) {
+        if (removed.length !== 1 || joined.length !== 0) continue;
+        const gone = removed[0] as string;
+        const load = (id: string) => after.ownedBy(id).length;
+        let mustChange = 0;
+        let forced = 0;
+        let newCopies = 0;
+        let mustCopies = 0;
+        const width = Math.min(h.backups, after.members.length - 1);
+        const owners = new Map<string, { bounds: ReturnType<typeof boundsOf>; now: Map<string, number>; then: Map<string, number>; total: number }>();
+        for (let p = 0; p < after.partitions; p++) {
+          const held = new Set([before.ownerOf(p), ...before.backupsOf(p)]);
+          newCopies += after.backupsOf(p).filter((m) => !held.has(m)).length;
+          mustCopies += Math.max(0, width - [...held].filter((m) => m !== gone && m !== after.ownerOf(p)).length);
+          const was = before.backupsOf(p)[0];
+          if (after.backupsOf(p)[0] === was) continue;
+          if (before.ownerOf(p) === gone || was === gone || width === 0) {
+            mustChange++;
+            continue;
+          }
+          const y = after.ownerOf(p);
+          const i = was as string;
+          let o = owners.get(y);
+          if (o === undefined) {
+            const bounds = boundsOf(members, after.partitions, c, y);
+            let total = 0;
+            for (const b of bounds.values()) total += b.weight;
+            o = { bounds, now: firstBackupCountsOf(after, y), then: firstBackupCountsOf(before, y), total };
+            owners.set(y, o);
+          }
+          const b = o.bounds.get(i);
+          assert.ok(b !== undefined);
+          const count = o.now.get(i) ?? 0;
+          const ceiling = Math.ceil((after.ownedBy(y).length * b.weight) / o.total);
+          const atBound = load(i) + count >= b.cap || count >= ceiling;
+          const raised = [...o.bounds].some(([j, bj]) => (o.now.get(j) ?? 0) > (o.then.get(j) ?? 0) && load(j) + (o.now.get(j) ?? 0) <= bj.lower);
+          assert.ok(atBound || raised, `partition ${p} (owner ${y}): first backup ${i} → ${after.backupsOf(p)[0]} was not forced`);
+          forced++;
+        }
+        assert.ok(newCopies <= mustCopies + forced, `${newCopies} new backup copies; ${mustCopies} needed, ${forced} forced`);
+        must.push(mustChange);
+        extra.push(forced);
+      }
+    }),
+    { numRuns: 40 },
+  );
+  const withExtra = extra.filter((e) => e > 0).length;
+  const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+  t.log(
+    `${extra.length} removals: ${sum(must)} first backups had to change, ${sum(extra)} more were forced ` +
+      `(${((100 * sum(extra)) / Math.max(1, sum(must))).toFixed(2)}%; in ${withExtra} removals, at most ${Math.max(0, ...extra)} in one)`,
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// g. Weighted members
+
+test("rebalance (g): weighted members own between ⌊P·wᵢ/(c·Σw)⌋ and ⌈c·P·wᵢ/Σw⌉; removals stay minimal", (t) => {
+  holds(
+    t,
+    fc.property(histories({ weighted: true, maxSteps: 6, backups: fc.constant(1) }), (h) => {
+      const { first, firstMembers, transitions } = replay(h);
+      const steps: [PartitionTable, readonly PlacementMember[]][] = [[first, firstMembers], ...transitions.map((tr): [PartitionTable, readonly PlacementMember[]] => [tr.after, tr.members])];
+      for (const [tbl, members] of steps) {
+        for (const [id, b] of boundsOf(members, tbl.partitions, C)) {
+          const load = tbl.ownedBy(id).length;
+          assert.ok(load >= b.lower && load <= b.cap, `epoch ${tbl.epoch}: ${id} (capacity ${b.weight}) owns ${load}, share ${b.target.toFixed(1)}, allowed ${b.lower}..${b.cap}`);
+        }
+        // First backups spread in proportion to capacity.
+        if (members.length < 2) continue;
+        const all = boundsOf(members, tbl.partitions, C);
+        let total = 0;
+        for (const b of all.values()) total += b.weight;
+        for (const x of tbl.members) {
+          const rest = total - (all.get(x)?.weight as number);
+          for (const [i, count] of firstBackupCountsOf(tbl, x)) {
+            const bound = Math.ceil((tbl.ownedBy(x).length * (all.get(i)?.weight as number)) / rest);
+            assert.ok(count <= bound, `${i} backs up ${count} of ${x}'s partitions first, more than ⌈its share⌉ = ${bound}`);
+          }
+        }
+      }
+      for (const { before, after, joined, removed } of transitions) {
+        if (removed.length !== 1 || joined.length !== 0) continue;
+        for (const m of diffTables(before, after)) {
+          assert.equal(m.from, removed[0]);
+          assert.equal(m.to, before.backupsOf(m.partition)[0]);
+        }
+      }
+    }),
+    { numRuns: 40 },
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// h. Encoding
+
+test("encodeTable/decodeTable (h): JSON round trip gives the same table", (t) => {
+  holds(
+    t,
+    fc.property(weightedMembers(0, 12), fc.integer({ min: 1, max: 600 }), fc.integer({ min: 0, max: 3 }), fc.nat(), (members, partitions, backups, seed) => {
+      const tbl = rebalance(null, { epoch: 7, members }, { partitions, backups });
+      const json = JSON.stringify(encodeTable(tbl));
+      const back = decodeTable(JSON.parse(json) as unknown, shuffled(members, seed));
+      assertSameTable(back, tbl, "round trip");
+      for (const id of tbl.members) assert.deepEqual(back.backedUpBy(id), tbl.backedUpBy(id));
+      assert.deepEqual(encodeTable(back), encodeTable(tbl));
+    }),
+    { numRuns: 100 },
+  );
+});
+
+test("decodeTable (h): malformed encodings are rejected with MalformedMessageError", (t) => {
+  const ids = ["a", "b", "c", "d"];
+  const good = encodeTable(rebalance(null, { epoch: 3, members: ids.map((id) => ({ id })) }, { partitions: 8, backups: 2 }));
+  t.notThrows(() => decodeTable(good, ids));
+  const edit = (change: (e: Record<string, unknown>) => void): unknown => {
+    const e = JSON.parse(JSON.stringify(good)) as Record<string, unknown>;
+    change(e);
+    return e;
+  };
+  const owners = (e: Record<string, unknown>) => e.owners as unknown[];
+  const backups = (e: Record<string, unknown>) => e.backups as unknown[];
+  const bad: [string, unknown, readonly string[], RegExp][] = [
+    ["null", null, ids, /expected an object/],
+    ["an array", [], ids, /expected an object/],
+    ["a string", "{}", ids, /expected an object/],
+    ["unknown field", edit((e) => (e.extra = 1)), ids, /unknown field "extra"/],
+    ["version 2", edit((e) => (e.v = 2)), ids, /unsupported version 2/],
+    ["no version", edit((e) => delete e.v), ids, /unsupported version/],
+    ["epoch -1", edit((e) => (e.epoch = -1)), ids, /epoch must be a non-negative integer/],
+    ["epoch 1.5", edit((e) => (e.epoch = 1.5)), ids, /epoch/],
+    ["epoch as string", edit((e) => (e.epoch = "3")), ids, /epoch/],
+    ["partitions 0", edit((e) => (e.partitions = 0)), ids, /partitions must be an integer from 1 to 65536/],
+    ["partitions 65537", edit((e) => (e.partitions = 65537)), ids, /partitions/],
+    ["member count", edit((e) => (e.memberCount = 5)), ids, /for 5 members but the view has 4/],
+    ["fewer view members", good, ["a", "b", "c"], /for 4 members but the view has 3/],
+    ["duplicate view member", good, ["a", "b", "b", "c"], /duplicate member id "b"/],
+    ["empty view member id", good, ["a", "", "b", "c"], /non-empty strings/],
+    ["width -1", edit((e) => (e.width = -1)), ids, /width must be an integer from 0 to 3/],
+    ["width ≥ N", edit((e) => (e.width = 4)), ids, /width must be an integer from 0 to 3/],
+    ["width mismatch", edit((e) => (e.width = 1)), ids, /backups must be an array of 8 member indexes/],
+    ["owners too short", edit((e) => owners(e).pop()), ids, /owners must be an array of 8/],
+    ["owners not an array", edit((e) => (e.owners = { 0: 1 })), ids, /owners must be an array/],
+    ["backups too long", edit((e) => backups(e).push(0)), ids, /backups must be an array of 16/],
+    ["owner out of range", edit((e) => (owners(e)[5] = 4)), ids, /owner of partition 5 must be a member index from 0 to 3; got 4/],
+    ["owner negative", edit((e) => (owners(e)[0] = -1)), ids, /owner of partition 0/],
+    ["owner fractional", edit((e) => (owners(e)[0] = 0.5)), ids, /owner of partition 0/],
+    ["owner as string", edit((e) => (owners(e)[2] = "1")), ids, /owner of partition 2 .* got "1"/],
+    ["owner null", edit((e) => (owners(e)[2] = null)), ids, /owner of partition 2/],
+    ["backup out of range", edit((e) => (backups(e)[3] = 9)), ids, /backup 1 of partition 1 must be a member index/],
+    ["backup = owner", edit((e) => (backups(e)[6] = owners(e)[3] as number)), ids, /partition 3 has its owner "[a-d]" as a backup/],
+    ["duplicate backup", edit((e) => (backups(e)[9] = backups(e)[8] as number)), ids, /partition 4 has "[a-d]" as a backup twice/],
+  ];
+  for (const [what, encoded, members, message] of bad) {
+    t.throws(() => decodeTable(encoded, members), { instanceOf: MalformedMessageError, message }, what);
+  }
+  // The empty table of an empty view round-trips; a table for members cannot claim none.
+  const empty = encodeTable(rebalance(null, { epoch: 1, members: [] }, { partitions: 8 }));
+  t.deepEqual(empty, { v: 1, epoch: 1, partitions: 8, memberCount: 0, width: 0, owners: [], backups: [] } satisfies EncodedTable);
+  t.deepEqual(decodeTable(empty, []).members, []);
+  t.throws(() => decodeTable({ ...empty, owners: [0] }, []), { instanceOf: MalformedMessageError, message: /owners must be an array of 0/ });
+});
+
+test("decodeTable (h): any single corrupted index is rejected or still decodes to a valid table", (t) => {
+  holds(
+    t,
+    fc.property(memberIds(2, 8), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 3 }), fc.nat(), fc.oneof(fc.integer({ min: -3, max: 12 }), fc.double(), fc.constant(null)), (ids, partitions, backups, at, value) => {
+      const good = encodeTable(rebalance(null, { epoch: 2, members: ids.map((id) => ({ id })) }, { partitions, backups }));
+      const bad = JSON.parse(JSON.stringify(good)) as { owners: unknown[]; backups: unknown[] };
+      const slots = bad.owners.length + bad.backups.length;
+      const k = at % slots;
+      if (k < bad.owners.length) bad.owners[k] = value;
+      else bad.backups[k - bad.owners.length] = value;
+      let decoded: PartitionTable;
+      try {
+        decoded = decodeTable(bad, ids);
+      } catch (e) {
+        assert.ok(e instanceof MalformedMessageError, String(e));
+        return;
+      }
+      // Accepted: then it must be a valid table (the change kept every index in range and distinct).
+      for (let p = 0; p < partitions; p++) {
+        const row = [decoded.ownerOf(p), ...decoded.backupsOf(p)];
+        assert.equal(new Set(row).size, row.length);
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// rebalance: first tables, fallbacks, edge cases, speed
+
+test("rebalance(null, view): each member owns ⌊P·wᵢ/Σw⌋ or ⌈P·wᵢ/Σw⌉ partitions", (t) => {
+  holds(
+    t,
+    fc.property(weightedMembers(1, 32), fc.integer({ min: 1, max: 4096 }), fc.integer({ min: 0, max: 3 }), (members, partitions, backups) => {
+      const tbl = rebalance(null, { epoch: 1, members }, { partitions, backups });
+      for (const [id, b] of boundsOf(members, partitions, 1)) {
+        const load = tbl.ownedBy(id).length;
+        assert.ok(load >= Math.floor(b.target) && load <= Math.ceil(b.target), `${id}: ${load}, share ${b.target}`);
+      }
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test("rebalance starts afresh when the partition count changed or no member is left", (t) => {
+  const members = ["a", "b", "c", "d"].map((id) => ({ id }));
+  const fresh = rebalance(null, { epoch: 5, members }, { partitions: 64 });
+  const other = rebalance(null, { epoch: 4, members }, { partitions: 32 });
+  assertSameTable(rebalance(other, { epoch: 5, members }, { partitions: 64 }), fresh, "other P");
+  const strangers = rebalance(null, { epoch: 4, members: [{ id: "x" }, { id: "y" }] }, { partitions: 64 });
+  assertSameTable(rebalance(strangers, { epoch: 5, members }, { partitions: 64 }), fresh, "no member in common");
+  const empty = rebalance(fresh, { epoch: 6, members: [] }, { partitions: 64 });
+  t.deepEqual(empty.members, []);
+  t.throws(() => empty.ownerOf(0), { instanceOf: NoWorkersError });
+  assertSameTable(rebalance(empty, { epoch: 5, members }, { partitions: 64 }), fresh, "after an empty view");
+  t.throws(() => rebalance(fresh, { epoch: -1, members }), { instanceOf: ConfigError, message: /epoch/ });
+  t.throws(() => rebalance(fresh, { epoch: 6, members: [{ id: "a" }, { id: "a" }] }), { instanceOf: ConfigError, message: /duplicate/ });
+});
+
+test("rebalance: N = 1 owns everything; with no backups a removal sends orphans to their best-ranked member with room", (t) => {
+  const one = rebalance(null, { epoch: 1, members: [{ id: "solo" }] }, { partitions: 256, backups: 2 });
+  t.deepEqual(one.ownedBy("solo"), range(256));
+  t.deepEqual(one.backupsOf(0), []);
+  const ids = range(6).map((i) => `n${i}`);
+  const before = rebalance(null, { epoch: 1, members: ids.map((id) => ({ id })) }, { partitions: 256, backups: 0 });
+  const after = rebalance(before, { epoch: 2, members: ids.slice(1).map((id) => ({ id })) }, { partitions: 256, backups: 0 });
+  const moves = diffTables(before, after);
+  t.true(moves.every((m) => m.from === "n0"));
+  t.is(moves.length, before.ownedBy("n0").length);
+  t.deepEqual(after.backupsOf(0), []);
+});
+
+test("rebalance for P = 1024, N = 32 takes well under 50 ms", (t) => {
+  const ids = range(33).map((i) => `worker-${i}.berth.internal`);
+  const view = (xs: readonly string[], epoch: number) => ({ epoch, members: xs.map((id) => ({ id })) });
+  const base = rebalance(null, view(ids.slice(0, 32), 1));
+  const time = (f: () => unknown): number => {
+    for (let i = 0; i < 3; i++) f(); // warm up the JIT
+    const times = range(7).map(() => {
+      const start = performance.now();
+      f();
+      return performance.now() - start;
+    });
+    return times.sort((a, b) => a - b)[3] as number;
+  };
+  const join = time(() => rebalance(base, view(ids, 2)));
+  const removal = time(() => rebalance(base, view(ids.slice(1, 32), 2)));
+  const first = time(() => rebalance(null, view(ids.slice(0, 32), 1)));
+  t.log(`median: first table ${first.toFixed(1)} ms, join ${join.toFixed(1)} ms, removal ${removal.toFixed(1)} ms`);
+  t.true(Math.max(first, join, removal) < 50);
 });

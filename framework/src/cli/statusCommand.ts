@@ -3,8 +3,7 @@ import { ConfigError } from "../errors.js";
 import { NatsDirectory, NatsViewStore } from "../membership/NatsStores.js";
 import type { NodeRecord, View } from "../membership/types.js";
 import { createLogger } from "../node/logger.js";
-import { DEFAULT_PARTITIONS } from "../node/BerthNode.js";
-import { computeTable } from "../placement/index.js";
+import { tableOfView } from "../membership/codec.js";
 import { connectNats } from "../transport/nats/connectNats.js";
 import { resolveNatsUrls } from "./natsUrls.js";
 
@@ -39,10 +38,10 @@ export async function readStatus(urls: string[], cluster: string): Promise<Clust
     const views = await NatsViewStore.bind(nc, cluster, log);
     const directory = await NatsDirectory.bind(nc, cluster, log);
     if (views === null) throw new ConfigError(`no cluster named "${cluster}" on ${urls.join(", ")} (no view stored yet): is a node running?`);
-    const view: View = (await views.read())?.view ?? { epoch: 0, members: [] };
+    const view: View = (await views.read())?.view ?? { epoch: 0, members: [], table: null };
     const records = new Map<string, NodeRecord>((await directory?.list())?.map((r) => [r.id, r]) ?? []);
     const workers = view.members.filter((m) => m.roles.includes("worker"));
-    const table = computeTable({ epoch: view.epoch, members: workers.map((m) => ({ id: m.id, capacity: m.capacity })) }, { partitions: DEFAULT_PARTITIONS });
+    const table = tableOfView(view);
     const now = Date.now();
     const ids = [...new Set([...view.members.map((m) => m.id), ...records.keys()])].sort();
     const members = ids.map((id): MemberStatus => {
@@ -55,7 +54,7 @@ export async function readStatus(urls: string[], cluster: string): Promise<Clust
         inView: m !== undefined,
         pid: r?.pid ?? null,
         host: r?.host ?? null,
-        partitions: m && workers.includes(m) ? table.ownedBy(id).length : 0,
+        partitions: m && workers.includes(m) && table ? table.ownedBy(id).length : 0,
         actors: r?.stats?.actors ?? null,
         updatedAgoMs: r ? now - r.updated : null,
       };

@@ -3,7 +3,8 @@ import type { Logger } from "pino";
 import { ConfigError } from "../errors.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
 import type { Transport } from "../transport/types.js";
-import { decodeHeartbeat, encodeJson, sameMembers, sortMembers } from "./codec.js";
+import { encodeTable, rebalance, type PartitionTable, type PlacementOptions } from "../placement/index.js";
+import { decodeHeartbeat, encodeJson, sameMembers, sortMembers, tableOfView } from "./codec.js";
 import { memberLiveness, nodeLifecycle, xstateClock } from "./machines.js";
 import type { Heartbeat, Member, NodeDirectory, NodeRecord, NodeRecordStats, NodeState, StoredView, View, ViewStore } from "./types.js";
 
@@ -51,6 +52,8 @@ export interface MembershipOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly timing?: Partial<MembershipTiming>;
+  /** How the proposer places partitions when it changes the view. */
+  readonly placement: PlacementOptions;
   /** Counts for the node's directory record. */
   readonly stats?: () => NodeRecordStats;
 }
@@ -79,7 +82,8 @@ type Liveness = Actor<ReturnType<typeof memberLiveness>>;
 export class Membership {
   readonly timing: MembershipTiming;
   readonly counters: MembershipCounters = { heartbeatsSent: 0, malformedHeartbeats: 0, viewsApplied: 0, proposals: 0, casConflicts: 0, leaseLosses: 0 };
-  private view: View = { epoch: 0, members: [] };
+  private view: View = { epoch: 0, members: [], table: null };
+  private viewTable: PartitionTable | null = null;
   private revision: number | null = null;
   /** Set when the stored view is unreadable and must be rewritten. */
   private unreadable = false;
@@ -118,6 +122,11 @@ export class Membership {
   /** The current view. */
   get current(): View {
     return this.view;
+  }
+
+  /** The partition table of the current view (null while no worker is up). */
+  get table(): PartitionTable | null {
+    return this.viewTable;
   }
 
   /** This node's lifecycle state. */
@@ -166,6 +175,11 @@ export class Membership {
     this.lifecycle.send({ type: "CONNECTED" });
     this.heartbeat();
     this.applyStored(await views.read());
+    const existing = this.viewTable?.partitions;
+    if (existing !== undefined && existing !== this.options.placement.partitions) {
+      this.stop();
+      throw new ConfigError(`this cluster uses ${existing} partitions but this node is configured with ${this.options.placement.partitions}; the partition count is a cluster-wide constant`);
+    }
     this.stops.push(views.watch((stored) => this.applyStored(stored)));
     this.every(this.timing.reconcileMs, () => void this.reconcile());
     this.every(this.timing.heartbeatMs, () => this.heartbeat());
@@ -276,9 +290,19 @@ export class Membership {
       void this.propose();
       return;
     }
+    let table: PartitionTable | null;
+    try {
+      table = tableOfView(stored.view);
+    } catch (err) {
+      this.options.log.warn({ err, revision: stored.revision }, "the stored view's table does not fit its members; keeping the last good view until it is repaired");
+      this.unreadable = true;
+      void this.propose();
+      return;
+    }
     this.unreadable = false;
     const previous = this.view;
     this.view = stored.view;
+    this.viewTable = table;
     this.counters.viewsApplied++;
     this.syncLiveness();
     const self = this.view.members.find((m) => m.id === this.self.id);
@@ -343,7 +367,13 @@ export class Membership {
       }
     }
     if (!changed) return null;
-    return { epoch: this.view.epoch + 1, members: sortMembers([...members.values()]) };
+    const sorted = sortMembers([...members.values()]);
+    const epoch = this.view.epoch + 1;
+    const workers = sorted.filter((m) => m.roles.includes("worker")).map((m) => ({ id: m.id, capacity: m.capacity }));
+    // The new table grows from the current one: orphans go to their first backups and only the
+    // minimum number of partitions move (placement/rebalance.ts).
+    const table = workers.length === 0 ? null : encodeTable(rebalance(this.viewTable, { epoch, members: workers }, this.options.placement));
+    return { epoch, members: sorted, table };
   }
 
   /** Proposes the desired view by compare-and-set until it holds or nothing is left to change. */
@@ -353,7 +383,7 @@ export class Membership {
       this.proposeAgain = true;
       return this.proposing;
     }
-    this.proposing = (async () => {
+    const run = async (): Promise<void> => {
       try {
         for (let attempt = 0; attempt < 20 && !this.stopped; attempt++) {
           this.proposeAgain = false;
@@ -374,10 +404,13 @@ export class Membership {
         }
       } catch (err) {
         this.options.log.warn({ err }, "view proposal failed; retrying at the next reconcile");
-      } finally {
-        this.proposing = null;
       }
-    })();
+    };
+    // Cleared in a continuation, never synchronously: the loop may finish before its first
+    // await, and a synchronous reset would run before this assignment and leave it stuck.
+    this.proposing = run().finally(() => {
+      this.proposing = null;
+    });
     return this.proposing;
   }
 

@@ -1,5 +1,6 @@
 import { MalformedMessageError } from "../errors.js";
 import { decodeObject, num, str } from "../transport/wire.js";
+import { decodeTable, type EncodedTable, type PartitionTable } from "../placement/index.js";
 import type { Heartbeat, Member, NodeRecord, NodeState, Role, View } from "./types.js";
 
 /**
@@ -40,7 +41,31 @@ export function decodeView(bytes: Uint8Array): View {
   });
   const ids = new Set(parsed.map((m) => m.id));
   if (ids.size !== parsed.length) throw new MalformedMessageError("view.members has duplicate ids");
-  return { epoch: num(o, "epoch", 0, Number.MAX_SAFE_INTEGER, "view"), members: parsed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
+  const view: View = {
+    epoch: num(o, "epoch", 0, Number.MAX_SAFE_INTEGER, "view"),
+    members: sortMembers(parsed),
+    table: o.table === null || o.table === undefined ? null : (o.table as EncodedTable),
+  };
+  tableOfView(view); // validates the table against the members
+  return view;
+}
+
+/** The ids of a view's workers: the members its table places partitions on. */
+export function workerIds(members: readonly Member[]): string[] {
+  return members.filter((m) => m.roles.includes("worker")).map((m) => m.id);
+}
+
+/**
+ * The decoded partition table of a view, or null when it has none. Throws
+ * `MalformedMessageError` when the table does not fit the view's workers.
+ */
+export function tableOfView(view: View): PartitionTable | null {
+  const workers = workerIds(view.members);
+  if (view.table === null) {
+    if (workers.length > 0) throw new MalformedMessageError("view has workers but no partition table");
+    return null;
+  }
+  return decodeTable(view.table, workers);
 }
 
 export function decodeRecord(bytes: Uint8Array): NodeRecord {

@@ -1,3 +1,5 @@
+import type { EncodedTable } from "../placement/index.js";
+
 /**
  * Membership types: who is in the cluster (the view), what each node says about itself (its
  * record and heartbeats), and where they are stored.
@@ -16,11 +18,17 @@ export interface Member {
   readonly incarnation: string;
 }
 
-/** The cluster's membership at one epoch. Every node derives the same partition table from it. */
+/**
+ * The cluster's membership at one epoch, with its partition table. The table is computed by
+ * the node that changed the view, from the previous table (docs/architecture.md#placement), so
+ * every node uses the identical table.
+ */
 export interface View {
   readonly epoch: number;
   /** Sorted by id. */
   readonly members: readonly Member[];
+  /** The partition table over the view's workers; null while there are none. */
+  readonly table: EncodedTable | null;
 }
 
 /** Where a node is in its life (see nodeLifecycle.ts). */

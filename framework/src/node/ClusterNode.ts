@@ -61,9 +61,8 @@ export class ClusterNode extends BerthNode {
   readonly nc: NatsConnection;
   readonly transport: NatsTransport;
   readonly membership: Membership;
+  /** The table of the current view, or an empty one while no worker is up. */
   private table: PartitionTable;
-  private readonly backups: number;
-  private readonly loadFactor: number | undefined;
   private readonly viewWaiters = new Set<() => void>();
   readonly rpcCounters: RpcCounters & { retries: number; redirects: number } = { served: 0, malformed: 0, retries: 0, redirects: 0 };
   private readonly directory: NatsDirectory;
@@ -79,10 +78,9 @@ export class ClusterNode extends BerthNode {
     this.nc = parts.nc;
     this.views = parts.views;
     this.directory = parts.directory;
-    this.backups = options.backups ?? 1;
-    this.loadFactor = options.loadFactor;
     this.transport = new NatsTransport(parts.nc, this.id, this.cluster);
-    this.table = computeTable({ epoch: 0, members: [] }, this.placementOptions());
+    const placement = { partitions: this.partitions, backups: options.backups ?? 1, ...(options.loadFactor !== undefined ? { loadFactor: options.loadFactor } : {}) };
+    this.table = computeTable({ epoch: 0, members: [] }, placement);
     this.membership = new Membership({
       self: {
         id: this.id,
@@ -100,6 +98,7 @@ export class ClusterNode extends BerthNode {
       clock: this.clock,
       log: this.log,
       ...(options.membership !== undefined ? { timing: options.membership } : {}),
+      placement,
       stats: () => this.recordStats(),
     });
     this.membership.onView((view) => this.onView(view));
@@ -226,15 +225,14 @@ export class ClusterNode extends BerthNode {
     return this.table.members.length === 0 ? null : this.table.ownerOf(partition);
   }
 
-  private placementOptions() {
-    return { partitions: this.partitions, backups: this.backups, ...(this.loadFactor !== undefined ? { loadFactor: this.loadFactor } : {}) };
-  }
-
   /** Recomputes the table; forgets actors of partitions this node no longer owns. */
   private onView(view: View): void {
     const previous = this.table;
-    const workers = view.members.filter((m) => m.roles.includes("worker")).map((m) => ({ id: m.id, capacity: m.capacity }));
-    this.table = computeTable({ epoch: view.epoch, members: workers }, this.placementOptions());
+    const table = this.membership.table;
+    if (table !== null && table.partitions !== this.partitions) {
+      this.log.error({ cluster: table.partitions, node: this.partitions }, "this node's partition count differs from the cluster's; it cannot serve");
+    }
+    this.table = table ?? computeTable({ epoch: view.epoch, members: [] }, { partitions: this.partitions, backups: 1 });
     if (previous.members.includes(this.id)) {
       for (const p of previous.ownedBy(this.id)) {
         const now = this.ownerOf(p);

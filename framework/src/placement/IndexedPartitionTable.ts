@@ -1,10 +1,11 @@
-import { NoWorkersError } from "./NoWorkersError.js";
+import { NoWorkersError } from "../errors.js";
 import type { PartitionTable } from "./types.js";
 
 /**
  * A `PartitionTable` stored as member indexes in typed arrays: one slot per partition for the
  * owner and `width` slots for its backups, plus per-member partition lists (CSR): 4·P·(1 + width)
- * bytes, 768 KiB for P = 65536 with 2 backups. Built by `computeTable`; not constructed directly.
+ * bytes, 768 KiB for P = 65536 with 2 backups. Built by `computeTable`, `rebalance` and `decodeTable`;
+ * not constructed directly.
  */
 export class IndexedPartitionTable implements PartitionTable {
   readonly members: readonly string[];

@@ -3,11 +3,15 @@ import { boundedAssign, capsFor } from "./boundedAssign.js";
 import { IndexedPartitionTable } from "./IndexedPartitionTable.js";
 import { rendezvousKeys } from "./rendezvousKeys.js";
 import { resolveOptions } from "./resolveOptions.js";
-import type { PartitionTable, PlacementMember, PlacementOptions, PlacementView } from "./types.js";
+import { sortedMembers } from "./sortedMembers.js";
+import type { PartitionTable, PlacementOptions, PlacementView } from "./types.js";
 
 /**
  * Computes the partition table of a cluster view. Pure and deterministic: every node that
  * runs it on the same view (members in any order) and the same options gets the same table.
+ * It is memoryless, so with bounded load a change of view also moves a few partitions of
+ * members that stayed; a running cluster stores its table and derives the next one with
+ * `rebalance`, which moves only what the change requires.
  *
  * - **Owner**: rendezvous hashing with bounded load. Each partition ranks the members by a
  *   weighted rendezvous key (`rendezvousKeys`); owners are the stable matching of that
@@ -78,26 +82,6 @@ export function computeTable(view: PlacementView, options?: Partial<PlacementOpt
     if (width > 1) nextInRanking(keys, n, partitions, owner, backup, width);
   }
   return new IndexedPartitionTable(view.epoch, partitions, ids, Uint16Array.from(owner), backup, width);
-}
-
-/** The members sorted by id (UTF-16 code units, locale-free), validated. */
-function sortedMembers(members: readonly PlacementMember[]): PlacementMember[] {
-  if (!Array.isArray(members)) throw new ConfigError("placement: view.members must be an array of { id, capacity? }");
-  if (members.length > 65536) throw new ConfigError(`placement: at most 65536 members; got ${members.length}`);
-  const sorted = [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (let i = 0; i < sorted.length; i++) {
-    const m = sorted[i] as PlacementMember;
-    if (typeof m.id !== "string" || m.id.length === 0) {
-      throw new ConfigError(`placement: every member needs a non-empty string id; got ${JSON.stringify(m.id)}`);
-    }
-    if (i > 0 && (sorted[i - 1] as PlacementMember).id === m.id) {
-      throw new ConfigError(`placement: duplicate member id "${m.id}"; node ids must be unique in a view`);
-    }
-    if (m.capacity !== undefined && !(typeof m.capacity === "number" && Number.isFinite(m.capacity) && m.capacity > 0)) {
-      throw new ConfigError(`placement: capacity of member "${m.id}" must be a finite number > 0 (default 1); got ${String(m.capacity)}`);
-    }
-  }
-  return sorted;
 }
 
 /** Each partition's best and second-best member (second is -1 with one member). */

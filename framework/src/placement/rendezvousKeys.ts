@@ -52,8 +52,11 @@ export function rendezvousKeys(ids: readonly string[], weights: Float64Array, pa
   return keys;
 }
 
-/** murmur3's 32-bit finalizer: a bijection on uint32 with full avalanche. */
-function fmix32(h: number): number {
+/**
+ * murmur3's 32-bit finalizer: a bijection on uint32 with full avalanche.
+ * @example fmix32(1) // a well-mixed uint32
+ */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -1,0 +1,163 @@
+import test, { type ExecutionContext } from "ava";
+import { connect } from "@nats-io/transport-node";
+import { randomBytes } from "node:crypto";
+import { createNode, type ClusterNode } from "berth";
+import { Log } from "../fixtures/log-app/app.js";
+import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { killAllNodes, spawnNode, waitFor } from "../helpers/nodeProcess.js";
+
+const APP = "test/fixtures/log-app";
+let nats: TestNats;
+
+test.before(async () => {
+  nats = await startTestNats("single");
+});
+test.afterEach.always(() => killAllNodes());
+test.after.always(async () => {
+  await nats?.stop();
+});
+
+/** Starts in-process cluster nodes on real NATS (stopped when the test ends, pass or fail). */
+async function inProcessNodes(t: ExecutionContext, count: number, cluster: string, urls: string[], roles: Array<"worker" | "gateway"> = []): Promise<ClusterNode[]> {
+  const nodes: ClusterNode[] = [];
+  t.teardown(() => Promise.all(nodes.map((n) => n.stop())).then(() => undefined));
+  for (let i = 0; i < count; i++) {
+    nodes.push(await createNode({ actors: [Log], nats: { servers: urls }, cluster, id: `n${i}`, roles: [roles[i] ?? "worker"], logger: "warn" }));
+  }
+  const ids = nodes.map((n) => n.id);
+  await waitFor(
+    () => nodes.every((n) => n.view.epoch === nodes[0]?.view.epoch && ids.every((id) => n.view.members.some((m) => m.id === id))),
+    10_000,
+    "every node to see the same view",
+  );
+  return nodes;
+}
+
+function tableOf(node: ClusterNode): string[] {
+  const t = node.partitionTable;
+  return Array.from({ length: t.partitions }, (_, p) => `${t.ownerOf(p)}>${t.backupsOf(p).join(",")}`);
+}
+
+/** Appends one token per (caller, actor, round) and checks every actor holds exactly its tokens, in each caller's order. */
+async function exactlyOnce(t: ExecutionContext, callers: ClusterNode[], actors: number, rounds: number): Promise<void> {
+  for (let r = 0; r < rounds; r++) {
+    await Promise.all(callers.flatMap((c, ci) => Array.from({ length: actors }, (_, a) => c.ref(Log, `log-${a}`).append(`${ci}:${r}`))));
+  }
+  for (let a = 0; a < actors; a++) {
+    const tokens = await (callers[a % callers.length] as ClusterNode).ref(Log, `log-${a}`).tokens();
+    t.is(tokens.length, callers.length * rounds, `log-${a} holds every token once`);
+    t.is(new Set(tokens).size, tokens.length, `log-${a} has no duplicates`);
+    for (let ci = 0; ci < callers.length; ci++) {
+      t.deepEqual(tokens.filter((x) => x.startsWith(`${ci}:`)), Array.from({ length: rounds }, (_, r) => `${ci}:${r}`));
+    }
+  }
+}
+
+test.serial("three nodes agree on one view and one partition table", async (t) => {
+  const nodes = await inProcessNodes(t, 3, uniqueCluster(), nats.urls);
+  const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+  t.deepEqual(b.view, a.view);
+  t.deepEqual(c.view, a.view);
+  t.deepEqual(tableOf(b), tableOf(a));
+  t.deepEqual(tableOf(c), tableOf(a));
+  const owned = nodes.map((n) => n.stats().partitionsOwned);
+  t.is(owned.reduce((x, y) => x + y, 0), 1024, "every partition has exactly one owner");
+  t.true(Math.max(...owned) / (1024 / 3) <= 1.25, `balanced: ${owned.join(", ")}`);
+  await Promise.all(nodes.map((n) => n.stop()));
+});
+
+test.serial("calls from every node reach every actor exactly once, in each caller's order", async (t) => {
+  const nodes = await inProcessNodes(t, 3, uniqueCluster(), nats.urls);
+  await exactlyOnce(t, nodes, 60, 5);
+  const remote = nodes.reduce((n, x) => n + x.stats().rpc.served, 0);
+  t.true(remote > 0, "some calls crossed NATS");
+  await Promise.all(nodes.map((n) => n.stop()));
+});
+
+test.serial("a gateway routes every call to the owner and hosts nothing", async (t) => {
+  const cluster = uniqueCluster();
+  const nodes = await inProcessNodes(t, 3, cluster, nats.urls, ["worker", "worker", "gateway"]);
+  const gateway = nodes[2] as ClusterNode;
+  t.is(gateway.stats().partitionsOwned, 0);
+  await exactlyOnce(t, [gateway], 40, 3);
+  t.is(gateway.stats().active, 0, "no actor was activated on the gateway");
+  await Promise.all(nodes.map((n) => n.stop()));
+});
+
+test.serial("node processes: a late joiner joins, SIGTERM leaves, SIGKILL is declared down within the detection time", async (t) => {
+  const cluster = uniqueCluster();
+  const a = await spawnNode({ app: APP, urls: nats.urls, cluster, id: "a" });
+  const b = await spawnNode({ app: APP, urls: nats.urls, cluster, id: "b" });
+  const [observer] = await inProcessNodes(t, 1, cluster, nats.urls, ["gateway"]);
+  const gw = observer as ClusterNode;
+  await waitFor(() => gw.view.members.length === 3, 5_000, "a, b and the gateway in the view");
+  const call = (i: number) => gw.ref(Log, `k${i}`).append(`x${i}`);
+  t.true((await Promise.all(Array.from({ length: 50 }, (_, i) => call(i)))).every((n) => n >= 1));
+
+  const c = await spawnNode({ app: APP, urls: nats.urls, cluster, id: "c" });
+  await waitFor(() => gw.view.members.some((m) => m.id === "c"), 5_000, "c to join");
+  t.is(gw.partitionTable.members.length, 3);
+  t.true((await Promise.all(Array.from({ length: 50 }, (_, i) => call(i)))).every((n) => n >= 1), "calls succeed after the join");
+
+  b.signal("SIGTERM");
+  const leftMs = await waitFor(() => !gw.view.members.some((m) => m.id === "b"), 5_000, "b to leave");
+  t.is(await b.exited, 0, "b exited cleanly");
+  t.log(`graceful leave took ${leftMs} ms`);
+  t.true((await Promise.all(Array.from({ length: 50 }, (_, i) => call(i)))).every((n) => n >= 1), "calls succeed after the leave");
+
+  const killedAt = Date.now();
+  c.signal("SIGKILL");
+  await waitFor(() => !gw.view.members.some((m) => m.id === "c"), 10_000, "c to be declared down");
+  const detectMs = Date.now() - killedAt;
+  t.log(`SIGKILL detected in ${detectMs} ms (default downAfterMs 1500)`);
+  t.true(detectMs <= 2_000, `declared down within 2 s (took ${detectMs} ms)`);
+  t.true((await Promise.all(Array.from({ length: 50 }, (_, i) => call(i)))).every((n) => n >= 1), "calls succeed after the kill");
+
+  a.signal("SIGTERM");
+  t.is(await a.exited, 0);
+  await gw.stop();
+});
+
+test.serial("malformed traffic on every cluster subject is survived, counted, and the view repaired", async (t) => {
+  const cluster = uniqueCluster();
+  const a = await spawnNode({ app: APP, urls: nats.urls, cluster, id: "a" });
+  const nodes = await inProcessNodes(t, 2, cluster, nats.urls);
+  await waitFor(() => nodes.every((n) => n.view.members.length === 3), 5_000, "three members");
+  const epochBefore = nodes[0]?.view.epoch ?? 0;
+  const raw = await connect({ servers: nats.urls });
+  const garbage = (): Uint8Array[] => [
+    new Uint8Array(0),
+    randomBytes(64),
+    randomBytes(4096),
+    new TextEncoder().encode("{"),
+    new TextEncoder().encode("null"),
+    new TextEncoder().encode(JSON.stringify({ v: 1, c: "x", t: "log", i: "k", m: "append", a: { j: "not-an-array" }, l: 1000, e: 1, f: "evil" })),
+    new TextEncoder().encode(JSON.stringify({ v: 1, c: "x", t: "log", i: "k", m: "append", a: { j: ["t"], m: { values: { 0: ["class", "Evil"] } } }, l: 1000, e: 1, f: "evil" })),
+    new TextEncoder().encode(JSON.stringify({ v: 1, c: "x", t: "nope", i: "k", m: "append", a: { j: ["t"] }, l: 1000, e: 1, f: "evil" })),
+    new TextEncoder().encode(JSON.stringify({ id: "ghost", incarnation: "x", epoch: 1e12, state: "up" })),
+    new TextEncoder().encode(JSON.stringify({ epoch: 999, members: [{ id: "a", roles: ["king"], capacity: -1, incarnation: 5 }] })),
+  ];
+  const subjects = [`berth.${cluster}.rpc.a`, `berth.${cluster}.rpc.n0`, `berth.${cluster}.rpc.n1`, `berth.${cluster}.t.hb`, `berth.${cluster}.t.view`, `berth.${cluster}.other`, `$KV.berth_${cluster}_view.view`, `$KV.berth_${cluster}_nodes.a`];
+  const replies: Promise<unknown>[] = [];
+  for (const subject of subjects) {
+    for (const payload of garbage()) {
+      raw.publish(subject, payload);
+      if (subject.includes(".rpc.")) replies.push(raw.request(subject, payload, { timeout: 2_000 }).then((m) => new TextDecoder().decode(m.data)));
+    }
+  }
+  await raw.flush();
+  const answers = (await Promise.allSettled(replies)).map((r) => (r.status === "fulfilled" ? String(r.value) : "no reply"));
+  t.true(answers.every((x) => x.includes('"ok":false')), `every malformed request got an error reply: ${answers.find((x) => !x.includes('"ok":false'))}`);
+  t.true(answers.some((x) => x.includes("malformed-message")));
+
+  // The cluster keeps serving, with correct results, on the same members.
+  await exactlyOnce(t, nodes, 20, 3);
+  await waitFor(() => nodes.every((n) => n.view.members.length === 3 && n.view.epoch > epochBefore), 5_000, "the view to be repaired");
+  t.deepEqual(nodes.map((n) => n.view.members.map((m) => m.id)), [["a", "n0", "n1"], ["a", "n0", "n1"]]);
+  t.true(nodes.some((n) => n.stats().rpc.malformed > 0), "malformed requests were counted");
+  t.is(a.child.exitCode, null, "the node process is still running");
+  await raw.close();
+  a.signal("SIGTERM");
+  await a.exited;
+  await Promise.all(nodes.map((n) => n.stop()));
+});
