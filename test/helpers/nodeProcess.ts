@@ -32,7 +32,7 @@ export function killAllNodes(): void {
  */
 export async function spawnNode(options: { app: string; urls: readonly string[]; cluster: string; id: string; role?: "worker" | "gateway"; args?: string[]; env?: Record<string, string> }): Promise<NodeProcess> {
   const args = [BIN, "node", "--app", options.app, "--nats", options.urls.join(","), "--cluster", options.cluster, "--id", options.id, "--role", options.role ?? "worker", ...(options.args ?? [])];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, BERTH_LOG_LEVEL: "info", ...options.env } });
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, BERTH_LOG_LEVEL: "info", BERTH_EXIT_WITH_PARENT: "1", ...options.env } });
   live.add(child);
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));

@@ -56,6 +56,16 @@ export function registerNode(program: Command): void {
       };
       process.on("SIGTERM", () => shutdown("SIGTERM"));
       process.on("SIGINT", () => shutdown("SIGINT"));
+      // Started by tooling (berth dev, tests, benchmarks): never outlive it, even if it was SIGKILLed.
+      if (process.env.BERTH_EXIT_WITH_PARENT === "1") {
+        const parent = process.ppid;
+        setInterval(() => {
+          if (process.ppid !== parent) {
+            log.warn({ parent }, "parent process is gone; stopping");
+            shutdown("parent-exit");
+          }
+        }, 500).unref();
+      }
       await new Promise<never>(() => undefined); // serve until a signal ends the process
     });
 }

@@ -1,0 +1,194 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import { ConfigError } from "../errors.js";
+import { reapStaleServers, startNatsCluster, startNatsServer, type NatsServerHandle } from "../harness/index.js";
+import { appEntry } from "./loadApp.js";
+import { DEV_STATE_FILE, type DevState } from "./natsUrls.js";
+import { readStatus, type ClusterStatus } from "./statusCommand.js";
+
+const BIN = fileURLToPath(new URL("../../bin/berth.js", import.meta.url));
+
+/** A node process run by `berth dev`. */
+interface DevNode {
+  readonly id: string;
+  readonly log: string;
+  child: ChildProcess;
+  exitCode: number | null;
+}
+
+interface DevOptions {
+  app: string;
+  nodes: string;
+  natsServers: string;
+  cluster: string;
+  dir: string;
+}
+
+/** `berth dev`: a local NATS cluster and the app's nodes, stopped together on Ctrl-C. */
+export function registerDev(program: Command): void {
+  program
+    .command("dev")
+    .description("run an app locally: a NATS cluster (unless NATS_URL is set) and its worker nodes")
+    .option("--app <dir>", "the app folder", ".")
+    .option("--nodes <n>", "worker nodes", "3")
+    .option("--nats-servers <n>", "NATS servers to start: 1, or 3 for a JetStream cluster", "3")
+    .option("--cluster <name>", "cluster name", "berth")
+    .option("--dir <dir>", "the project's working folder for data and logs", ".berth/dev")
+    .action((opts: DevOptions) => runDev(opts));
+}
+
+async function runDev(opts: DevOptions): Promise<void> {
+  const count = Number(opts.nodes);
+  const natsCount = Number(opts.natsServers);
+  if (!Number.isInteger(count) || count < 1 || count > 32) throw new ConfigError(`--nodes must be 1 to 32; got ${opts.nodes}`);
+  if (natsCount !== 1 && natsCount !== 3) throw new ConfigError(`--nats-servers must be 1 or 3; got ${opts.natsServers}`);
+  appEntry(opts.app); // fails now, with the fix, if the app is not built
+  const dir = resolve(opts.dir);
+  const logs = resolve(dir, "logs");
+  mkdirSync(logs, { recursive: true });
+
+  let servers: readonly NatsServerHandle[] = [];
+  let urls: string[];
+  if (process.env.NATS_URL) {
+    urls = process.env.NATS_URL.split(",").map((s) => s.trim()).filter(Boolean);
+    say(`using NATS at ${urls.join(", ")} (from NATS_URL)`);
+  } else {
+    const natsDir = resolve(dir, "nats");
+    const reaped = await reapStaleServers(natsDir);
+    if (reaped > 0) say(`stopped ${reaped} nats-server(s) left over from an earlier run`);
+    rmSync(natsDir, { recursive: true, force: true });
+    say(`starting ${natsCount === 3 ? "a 3-server NATS cluster" : "a NATS server"}...`);
+    if (natsCount === 3) {
+      const cluster = await startNatsCluster({ dir: natsDir, size: 3 });
+      servers = cluster.servers;
+      urls = [...cluster.urls];
+    } else {
+      const server = await startNatsServer({ dir: natsDir });
+      servers = [server];
+      urls = [server.url];
+    }
+  }
+  const stateFile = resolve(process.cwd(), DEV_STATE_FILE);
+  mkdirSync(resolve(stateFile, ".."), { recursive: true });
+  const state: DevState = { urls, cluster: opts.cluster, pid: process.pid };
+  writeFileSync(stateFile, JSON.stringify(state, null, 2));
+
+  const nodes: DevNode[] = [];
+  let stopping = false;
+  const stopAll = async (code: number): Promise<never> => {
+    if (stopping) process.exit(code);
+    stopping = true;
+    process.stdout.write("\n");
+    say("stopping nodes...");
+    for (const n of nodes) if (n.exitCode === null) n.child.kill("SIGTERM");
+    const deadline = Date.now() + 15_000;
+    while (nodes.some((n) => n.exitCode === null) && Date.now() < deadline) await sleep(50);
+    for (const n of nodes) if (n.exitCode === null) n.child.kill("SIGKILL");
+    if (servers.length > 0) {
+      say("stopping NATS...");
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+    rmSync(stateFile, { force: true });
+    say("stopped");
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stopAll(0));
+  process.on("SIGTERM", () => void stopAll(0));
+
+  for (let i = 1; i <= count; i++) {
+    const id = `node-${i}`;
+    const log = resolve(logs, `${id}.log`);
+    say(`starting ${id}...`);
+    const node = startNode(id, log, opts, urls);
+    nodes.push(node);
+    try {
+      await waitForLine(log, '"msg":"node up"', node, 30_000);
+    } catch (error) {
+      say(`${id} did not start: ${error instanceof Error ? error.message : String(error)} (log: ${log})`);
+      await stopAll(1);
+    }
+  }
+
+  say("");
+  say(`cluster "${opts.cluster}" is up`);
+  say(`  NATS:   ${servers.length > 0 ? servers.map((s) => `${s.url} (pid ${s.pid})`).join(", ") : urls.join(", ")}`);
+  for (const n of nodes) say(`  ${n.id}: pid ${n.child.pid}, log ${n.log}`);
+  say(`  status: npx berth status   (from this folder; NATS URLs are in ${DEV_STATE_FILE})`);
+  say("press Ctrl-C to stop everything");
+  say("");
+  await liveStatus(urls, opts.cluster, nodes, () => stopping);
+}
+
+function startNode(id: string, log: string, opts: DevOptions, urls: string[]): DevNode {
+  const fd = openSync(log, "w");
+  const child = spawn(process.execPath, [BIN, "node", "--app", opts.app, "--nats", urls.join(","), "--cluster", opts.cluster, "--id", id], {
+    stdio: ["ignore", fd, fd],
+    env: { ...process.env, BERTH_EXIT_WITH_PARENT: "1" },
+  });
+  const node: DevNode = { id, log, child, exitCode: null };
+  child.on("exit", (code, signal) => {
+    node.exitCode = code ?? (signal ? 128 : 1);
+  });
+  return node;
+}
+
+async function waitForLine(file: string, needle: string, node: DevNode, timeoutMs: number): Promise<void> {
+  const { readFileSync } = await import("node:fs");
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = readFileSync(file, "utf8");
+    if (text.includes(needle)) return;
+    if (node.exitCode !== null) throw new Error(`exited with code ${node.exitCode}:\n${text.split("\n").slice(-8).join("\n")}`);
+    if (Date.now() > deadline) throw new Error(`not up after ${timeoutMs / 1000} s`);
+    await sleep(50);
+  }
+}
+
+/** One line per node, refreshed in place on a terminal (every 10 s on a pipe). */
+async function liveStatus(urls: string[], cluster: string, nodes: DevNode[], stopping: () => boolean): Promise<never> {
+  const tty = process.stdout.isTTY === true;
+  let lines = 0;
+  let lastPrinted = 0;
+  for (;;) {
+    if (stopping()) await new Promise<never>(() => undefined);
+    let status: ClusterStatus | null = null;
+    try {
+      status = await readStatus(urls, cluster);
+    } catch {
+      status = null;
+    }
+    const text = renderStatus(status, nodes);
+    if (tty) {
+      if (lines > 0) process.stdout.write(`\x1b[${lines}A\x1b[J`);
+      process.stdout.write(text.join("\n") + "\n");
+      lines = text.length;
+    } else if (Date.now() - lastPrinted > 10_000) {
+      process.stdout.write(text.join("\n") + "\n");
+      lastPrinted = Date.now();
+    }
+    await sleep(1_000);
+  }
+}
+
+function renderStatus(status: ClusterStatus | null, nodes: DevNode[]): string[] {
+  const time = new Date().toISOString().slice(11, 19);
+  if (status === null) return [`${time} status unavailable (NATS not reachable?)`];
+  const out = [`${time} epoch ${status.epoch}`];
+  for (const n of nodes) {
+    const m = status.members.find((x) => x.id === n.id);
+    const proc = n.exitCode === null ? `pid ${n.child.pid}` : `exited (${n.exitCode}), see ${n.log}`;
+    out.push(`  ${n.id.padEnd(8)} ${(m?.state ?? "-").padEnd(8)} partitions ${String(m?.partitions ?? 0).padStart(4)}  actors ${String(m?.actors ?? 0).padStart(6)}  ${proc}`);
+  }
+  return out;
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

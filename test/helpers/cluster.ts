@@ -1,0 +1,42 @@
+import type { ExecutionContext } from "ava";
+import { createNode, type ClusterNode } from "berth";
+import { Log } from "../fixtures/log-app/app.js";
+import { waitFor } from "./nodeProcess.js";
+
+/** Starts in-process cluster nodes on real NATS (stopped when the test ends, pass or fail). */
+export async function inProcessNodes(t: ExecutionContext, count: number, cluster: string, urls: string[] | ((i: number) => string[]), roles: Array<"worker" | "gateway"> = []): Promise<ClusterNode[]> {
+  const nodes: ClusterNode[] = [];
+  t.teardown(() => Promise.all(nodes.map((n) => n.stop())).then(() => undefined));
+  for (let i = 0; i < count; i++) {
+    const servers = typeof urls === "function" ? urls(i) : urls;
+    nodes.push(await createNode({ actors: [Log], nats: { servers }, cluster, id: `n${i}`, roles: [roles[i] ?? "worker"], logger: "warn" }));
+  }
+  const ids = nodes.map((n) => n.id);
+  await waitFor(
+    () => nodes.every((n) => n.view.epoch === nodes[0]?.view.epoch && ids.every((id) => n.view.members.some((m) => m.id === id))),
+    10_000,
+    "every node to see the same view",
+  );
+  return nodes;
+}
+
+export function tableOf(node: ClusterNode): string[] {
+  const t = node.partitionTable;
+  return Array.from({ length: t.partitions }, (_, p) => `${t.ownerOf(p)}>${t.backupsOf(p).join(",")}`);
+}
+
+/** Appends one token per (caller, actor, round) and checks every actor holds exactly its tokens, in each caller's order. */
+export async function exactlyOnce(t: ExecutionContext, callers: ClusterNode[], actors: number, rounds: number): Promise<void> {
+  for (let r = 0; r < rounds; r++) {
+    await Promise.all(callers.flatMap((c, ci) => Array.from({ length: actors }, (_, a) => c.ref(Log, `log-${a}`).append(`${ci}:${r}`))));
+  }
+  for (let a = 0; a < actors; a++) {
+    const tokens = await (callers[a % callers.length] as ClusterNode).ref(Log, `log-${a}`).tokens();
+    t.is(tokens.length, callers.length * rounds, `log-${a} holds every token once`);
+    t.is(new Set(tokens).size, tokens.length, `log-${a} has no duplicates`);
+    for (let ci = 0; ci < callers.length; ci++) {
+      t.deepEqual(tokens.filter((x) => x.startsWith(`${ci}:`)), Array.from({ length: rounds }, (_, r) => `${ci}:${r}`));
+    }
+  }
+}
+

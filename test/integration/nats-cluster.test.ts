@@ -1,0 +1,53 @@
+import test from "ava";
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { exactlyOnce, inProcessNodes, tableOf } from "../helpers/cluster.js";
+import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { waitFor } from "../helpers/nodeProcess.js";
+
+const run = promisify(execFile);
+const BIN = resolve("framework/bin/berth.js");
+let nats: TestNats;
+
+test.before(async () => {
+  nats = await startTestNats("cluster");
+});
+test.after.always(async () => {
+  await nats?.stop();
+});
+
+test.serial("on a 3-server NATS cluster, nodes on different servers agree and every call runs exactly once", async (t) => {
+  const nodes = await inProcessNodes(t, 3, uniqueCluster(), (i) => [nats.urls[i] as string]);
+  t.deepEqual(tableOf(nodes[1]!), tableOf(nodes[0]!));
+  t.deepEqual(tableOf(nodes[2]!), tableOf(nodes[0]!));
+  await exactlyOnce(t, nodes, 40, 4);
+});
+
+test.serial("berth dev runs a cluster that berth status --json reports, and Ctrl-C stops all of it", async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), "berth-dev-"));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const dev = spawn(process.execPath, [BIN, "dev", "--app", resolve("test/fixtures/log-app"), "--nodes", "2", "--nats-servers", "1"], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  dev.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  dev.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  t.teardown(() => dev.kill("SIGKILL"));
+  await waitFor(() => out.includes("press Ctrl-C"), 30_000, `berth dev to start:\n${out}`);
+
+  const status = JSON.parse((await run(process.execPath, [BIN, "status", "--json"], { cwd })).stdout) as { epoch: number; members: Array<{ id: string; state: string; partitions: number; pid: number }> };
+  t.true(status.epoch >= 2);
+  t.deepEqual(status.members.map((m) => [m.id, m.state]), [["node-1", "up"], ["node-2", "up"]]);
+  t.is(status.members.reduce((n, m) => n + m.partitions, 0), 1024);
+  const pids = status.members.map((m) => m.pid);
+  const natsPid = Number(/NATS: +nats:\/\/\S+ \(pid (\d+)\)/.exec(out)?.[1]);
+  t.true(natsPid > 0, "berth dev printed the NATS server's pid");
+  t.notThrows(() => process.kill(natsPid, 0), "NATS runs while berth dev runs");
+
+  dev.kill("SIGINT");
+  const code = await new Promise<number | null>((r) => dev.on("exit", r));
+  t.is(code, 0, out);
+  t.true(out.includes("stopped"));
+  for (const pid of [...pids, natsPid]) t.throws(() => process.kill(pid, 0), undefined, `process ${pid} is gone`);
+});
