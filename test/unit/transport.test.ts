@@ -24,7 +24,7 @@ test("in-process transport: request/reply, unknown target, isolation", async (t)
   const net = new InProcessNetwork();
   const a = net.connect("a");
   const b = net.connect("b");
-  b.serve((req) => new Uint8Array([...req, 9]));
+  b.serve((req, respond) => respond(new Uint8Array([...req, 9])));
   t.deepEqual([...(await a.request("b", new Uint8Array([1, 2]), 1000))], [1, 2, 9]);
   await t.throwsAsync(a.request("nobody", new Uint8Array(), 1000), { instanceOf: NodeUnreachableError });
   net.isolate("b");
@@ -62,21 +62,31 @@ test("wire: a call round-trips with rich arguments", (t) => {
 });
 
 test("wire: malformed, truncated, oversized and wrongly-typed calls are refused with a reason", (t) => {
-  const enc = new TextEncoder();
-  const good = encodeCallRequest(request());
+  const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
+  const good = new TextDecoder().decode(encodeCallRequest(request()));
   const bad: Array<[Uint8Array, RegExp, new (...args: never[]) => Error]> = [
-    [new Uint8Array([0xff, 0xfe, 0x00]), /not valid UTF-8 JSON/, MalformedMessageError],
-    [good.slice(0, good.length - 5), /not valid UTF-8 JSON/, MalformedMessageError],
-    [enc.encode("[1,2,3]"), /must be a JSON object/, MalformedMessageError],
-    [enc.encode(JSON.stringify({ v: 2 })), /call\.v must be 1/, MalformedMessageError],
-    [enc.encode(JSON.stringify({ v: 1, a: { j: [] }, c: 5 })), /call\.c must be a string/, MalformedMessageError],
-    [enc.encode(JSON.stringify({ v: 1, a: { j: "x" } })), /arguments must be an array/, MalformedMessageError],
-    [enc.encode(JSON.stringify({ v: 1, a: { j: [], m: { values: { 0: ["class", "nope"] } } }, c: "c" })), /could not be decoded|must be a string/, MalformedMessageError],
-    [enc.encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(good)), i: "x".repeat(300) })), /call\.i must be a string of 1 to 256/, MalformedMessageError],
-    [enc.encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(good)), l: -5 })), /call\.l must be a number/, MalformedMessageError],
+    [new Uint8Array([0xff, 0xfe, 0x00]), /not valid UTF-8/, MalformedMessageError],
+    [enc("{}"), /does not start with C1/, MalformedMessageError],
+    [enc("C2" + good.slice(2)), /does not start with C1/, MalformedMessageError],
+    [enc(good.slice(0, 12)), /truncated|missing/, MalformedMessageError],
+    [enc(good.slice(0, good.length - 3)), /not valid JSON/, MalformedMessageError],
+    [enc("C10:"), /call id must be a string of 1 to 64/, MalformedMessageError],
+    [enc("C1x:abc"), /non-negative integer/, MalformedMessageError],
+    [enc(`C12:c13:log300:${"x".repeat(300)}`), /actor id length must be at most 256/, MalformedMessageError],
+    [enc(`C12:c13:log1:k6:append1:f-5:1:j["t"]`), /ttl/, MalformedMessageError],
+    [enc(`C12:c13:log1:k6:append1:f1000:1:j"not-an-array"`), /arguments must be an array/, MalformedMessageError],
+    [enc(`C12:c13:log1:k6:append1:f1000:1:s{"json":["t"],"meta":{"values":{"0":["class","Evil"]}}}`), /could not be decoded/, MalformedMessageError],
+    [enc(`C12:c13:log1:k6:append1:f1000:1:q[]`), /unknown encoding/, MalformedMessageError],
     [new Uint8Array(2_000_000), /exceeds the limit/, PayloadTooLargeError],
   ];
   for (const [bytes, message, cls] of bad) t.throws(() => decodeCallRequest(bytes), { instanceOf: cls, message });
+});
+
+test("wire: values that are not plain JSON still round-trip", (t) => {
+  const args = [new Map([["a", new Set([1n])]]), undefined, Number.NaN, -0, { d: new Date(5) }, [1, undefined, 3]];
+  const decoded = decodeCallRequest(encodeCallRequest(request({ args })));
+  t.deepEqual(decoded.args, args);
+  t.true(Object.is(decoded.args[3], -0));
 });
 
 test("calls over the transport reach the actor; remote errors arrive as their own classes", async (t) => {
@@ -102,6 +112,7 @@ test("calls over the transport reach the actor; remote errors arrive as their ow
 
   // Garbage gets an error reply and is counted; the node keeps serving.
   const reply = await client.request("b", new TextEncoder().encode("garbage"), 1000);
+  t.throws(() => decodeCallReply(new TextEncoder().encode("R1x")), { instanceOf: MalformedMessageError });
   t.throws(() => decodeCallReply(reply), { instanceOf: MalformedMessageError });
   t.is(counters.malformed, 1);
   t.is(((await sendCall(client, "b", request({ callId: "c4", args: ["kiwi", 1, new Date()] }))) as Map<string, unknown>).size, 2);

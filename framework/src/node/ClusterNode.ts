@@ -10,7 +10,7 @@ import type { NodeRecordStats, Role, View } from "../membership/types.js";
 import { computeTable, partitionOf, type PartitionTable } from "../placement/index.js";
 import { connectNats, type NatsOptions } from "../transport/nats/connectNats.js";
 import { NatsTransport } from "../transport/nats/NatsTransport.js";
-import { sendCall, serveCalls, type RpcCounters } from "../transport/rpc.js";
+import { sendCall, sendCallWith, serveCalls, type RpcCounters } from "../transport/rpc.js";
 import type { CallRequest } from "../transport/wire.js";
 import { copyArgs } from "../state/walk.js";
 import { BerthNode, type NodeOptions, type NodeStats } from "./BerthNode.js";
@@ -64,6 +64,7 @@ export class ClusterNode extends BerthNode {
   /** The table of the current view, or an empty one while no worker is up. */
   private table: PartitionTable;
   private readonly viewWaiters = new Set<() => void>();
+  private callSeq = 0;
   readonly rpcCounters: RpcCounters & { retries: number; redirects: number } = { served: 0, malformed: 0, retries: 0, redirects: 0 };
   private readonly directory: NatsDirectory;
   private readonly views: NatsViewStore;
@@ -158,18 +159,59 @@ export class ClusterNode extends BerthNode {
   }
 
   /**
-   * Sends a call to the owner of the actor's partition and retries, with the same call id,
-   * on a redirect, an unreachable owner or a lost reply, until the deadline.
+   * Sends a call to the owner of the actor's partition. The first attempt runs without any
+   * async machinery (it is the hot path); a redirect, an unreachable owner or a lost reply
+   * continues in `routeRetry`, with the same call id, until the deadline.
    */
-  private async route(typeName: string, id: string, method: string, args: unknown[], deadline: number): Promise<unknown> {
+  private route(typeName: string, id: string, method: string, args: unknown[], deadline: number): Promise<unknown> {
     const partition = partitionOf(id, this.partitions);
-    let callId: string | undefined;
+    const owner = this.stopped ? null : this.ownerOf(partition);
+    if (owner !== null && owner !== this.id) {
+      const callId = this.nextCallId();
+      const req: CallRequest = { callId, actorType: typeName, actorId: id, method, args, ttlMs: Math.min(deadline - Date.now(), ATTEMPT_MS), epoch: this.view.epoch, from: this.id };
+      if (req.ttlMs > 0) {
+        return new Promise((resolve, reject) =>
+          sendCallWith(this.transport, owner, req, this.transport.maxPayload, resolve, (error: unknown) =>
+            this.retryAfter(error, deadline)
+              .then(() => this.routeRetry(typeName, id, method, args, deadline, partition, callId))
+              .then(resolve, reject),
+          ),
+        );
+      }
+    } else if (owner === this.id && this.membership.leaseValid()) {
+      return this.host.invoke(typeName, id, method, args, deadline).catch((error: unknown) => {
+        if (!(error instanceof NotOwnerError)) throw error;
+        return this.routeRetry(typeName, id, method, args, deadline, partition, undefined);
+      });
+    }
+    return this.routeRetry(typeName, id, method, args, deadline, partition, undefined);
+  }
+
+  /** Whether a failed attempt may be retried; waits as appropriate first. Rethrows otherwise. */
+  private async retryAfter(error: unknown, deadline: number): Promise<void> {
+    const remaining = deadline - Date.now();
+    if (error instanceof NotOwnerError) {
+      this.rpcCounters.redirects++;
+      if (error.epoch > this.view.epoch) await this.membership.reconcile();
+      else await this.waitForView(Math.min(remaining, 25));
+      return;
+    }
+    if (error instanceof NodeUnreachableError) return this.waitForView(Math.min(remaining, 25));
+    // No reply within the attempt: the owner may be frozen or the reply lost. Retry with the
+    // same id; the owner runs a writing call at most once.
+    if (error instanceof DeadlineExceededError && error.message.includes("no reply from") && remaining > 0) return;
+    throw error;
+  }
+
+  /** The retry loop of `route`. */
+  private async routeRetry(typeName: string, id: string, method: string, args: unknown[], deadline: number, partition: number, firstCallId: string | undefined): Promise<unknown> {
+    let callId = firstCallId;
     let backoff = 10;
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
       if (this.stopped) throw new NodeStoppedError(this.id);
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new DeadlineExceededError(this.callTimeoutMs, `routing ${typeName}/${id} (partition ${partition})`);
-      if (attempt > 0) this.rpcCounters.retries++;
+      this.rpcCounters.retries++;
       const owner = this.ownerOf(partition);
       if (owner === null) {
         await this.waitForView(Math.min(remaining, 250));
@@ -186,38 +228,42 @@ export class ClusterNode extends BerthNode {
         await this.pause(Math.min(remaining, (backoff = Math.min(backoff * 2, 250))));
         continue;
       }
-      callId ??= randomUUID();
+      callId ??= this.nextCallId();
       const req: CallRequest = { callId, actorType: typeName, actorId: id, method, args, ttlMs: Math.min(remaining, ATTEMPT_MS), epoch: this.view.epoch, from: this.id };
       try {
         return await sendCall(this.transport, owner, req, this.transport.maxPayload);
       } catch (error) {
-        if (error instanceof NotOwnerError) {
-          this.rpcCounters.redirects++;
-          if (error.epoch > this.view.epoch) await this.membership.reconcile();
-          else await this.waitForView(Math.min(remaining, (backoff = Math.min(backoff * 2, 250))));
-          continue;
-        }
-        if (error instanceof NodeUnreachableError) {
-          await this.waitForView(Math.min(remaining, (backoff = Math.min(backoff * 2, 250))));
-          continue;
-        }
-        // No reply within the attempt: the owner may be frozen or the reply lost. Retry with the
-        // same id; the owner runs a writing call at most once.
-        if (error instanceof DeadlineExceededError && error.message.includes("no reply from") && Date.now() < deadline) continue;
-        throw error;
+        await this.retryAfter(error, deadline);
+        backoff = Math.min(backoff * 2, 250);
+        if (!(error instanceof DeadlineExceededError)) await this.waitForView(Math.min(deadline - Date.now(), backoff));
       }
     }
   }
 
+  /** Call ids: unique per node incarnation, cheap to make. */
+  private nextCallId(): string {
+    return `${this.membership.self.incarnation}.${(this.callSeq++).toString(36)}`;
+  }
+
   /** Runs a call that arrived from another node, if this node owns the actor. */
-  private async serveRemote(req: CallRequest): Promise<unknown> {
+  private serveRemote(req: CallRequest): Promise<unknown> {
+    // A caller with a newer view than ours: catch up before deciding who owns what.
+    if (req.epoch > this.view.epoch) return this.membership.reconcile().then(() => this.serveOwned(req));
+    return this.serveOwned(req);
+  }
+
+  private serveOwned(req: CallRequest): Promise<unknown> {
     const partition = partitionOf(req.actorId, this.partitions);
-    if (req.epoch > this.view.epoch) await this.membership.reconcile();
     const owner = this.ownerOf(partition);
     if (owner !== this.id || !this.membership.leaseValid()) {
-      throw new NotOwnerError(partition, this.view.epoch, owner !== this.id ? owner : null);
+      return Promise.reject(new NotOwnerError(partition, this.view.epoch, owner !== this.id ? owner : null));
     }
-    const args = copyArgs(req.args, `${req.actorType}.${req.method}() args`);
+    let args: unknown[];
+    try {
+      args = copyArgs(req.args, `${req.actorType}.${req.method}() args`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.host.invoke(req.actorType, req.actorId, req.method, args, Date.now() + req.ttlMs, req.callId);
   }
 

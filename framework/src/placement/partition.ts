@@ -15,8 +15,15 @@ const { h64 } = await xxhash();
  * @example partitionOf("session-42", 1024) // a number in 0..1023
  */
 export function partitionOf(id: string, partitions: number): number {
-  return Number(h64(id) % BigInt(partitions));
+  if (partitions !== lastCount) {
+    lastCount = partitions;
+    lastDivisor = BigInt(partitions);
+  }
+  return Number(h64(id) % lastDivisor);
 }
+
+let lastCount = 1024;
+let lastDivisor = 1024n;
 
 /** The 64-bit xxhash of a string, for rendezvous ranking in placement. */
 export function hash64(input: string): bigint {

@@ -52,19 +52,16 @@ export class InProcessNetwork {
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => reject(new DeadlineExceededError(timeoutMs, `request to ${target}`)), timeoutMs);
       setImmediate(() => {
-        Promise.resolve()
-          .then(() => handler(copy))
-          .then(
-            (reply) => {
-              clearTimeout(timer);
-              if (this.cut.has(from) || this.cut.has(target)) return; // the reply is lost
-              resolve(reply.slice());
-            },
-            (error: unknown) => {
-              clearTimeout(timer);
-              reject(error);
-            },
-          );
+        try {
+          handler(copy, (reply) => {
+            clearTimeout(timer);
+            if (this.cut.has(from) || this.cut.has(target)) return; // the reply is lost
+            resolve(reply.slice());
+          });
+        } catch (error) {
+          clearTimeout(timer);
+          reject(error);
+        }
       });
     });
   }
@@ -100,6 +97,10 @@ class InProcessTransport implements Transport {
     private readonly net: InProcessNetwork,
     readonly nodeId: string,
   ) {}
+
+  send(target: string, payload: Uint8Array, timeoutMs: number, onReply: (reply: Uint8Array) => void, onError: (error: Error) => void): void {
+    this.request(target, payload, timeoutMs).then(onReply, onError);
+  }
 
   request(target: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     if (this.closed) return Promise.reject(new NodeUnreachableError(target));

@@ -19,26 +19,72 @@ export function serveCalls(
   options: { maxPayload?: number; log: Logger; counters: RpcCounters },
 ): void {
   const limit = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
-  transport.serve(async (bytes) => {
+  transport.serve((bytes, respond) => {
     let req: CallRequest;
     try {
       req = decodeCallRequest(bytes, limit);
     } catch (error) {
       options.counters.malformed++;
       options.log.warn({ err: error, bytes: bytes.length }, "malformed call rejected");
-      return errorReply(error, limit);
+      return respond(errorReply(error, limit));
     }
     options.counters.served++;
+    let pending: Promise<unknown>;
     try {
-      return encodeCallReply({ ok: true, result: await handle(req) }, limit);
+      pending = handle(req);
     } catch (error) {
-      return errorReply(error, limit);
+      return respond(errorReply(error, limit));
     }
+    pending.then(
+      (result) => respond(encodeCallReply({ ok: true, result }, limit)),
+      (error: unknown) => respond(errorReply(error, limit)),
+    );
   });
 }
 
+/**
+ * Sends one call to node `target` and calls `onResult` with its result, or `onError` with its
+ * error (rebuilt as its own class) or a transport failure. No promise in between: the caller
+ * decides what one call costs.
+ */
+export function sendCallWith(
+  transport: Transport,
+  target: string,
+  req: CallRequest,
+  maxPayload: number,
+  onResult: (result: unknown) => void,
+  onError: (error: unknown) => void,
+): void {
+  let payload: Uint8Array;
+  try {
+    payload = encodeCallRequest(req, maxPayload);
+  } catch (error) {
+    return onError(error);
+  }
+  transport.send(
+    target,
+    payload,
+    req.ttlMs,
+    (reply) => {
+      let result: unknown;
+      try {
+        result = decodeCallReply(reply, maxPayload);
+      } catch (error) {
+        return onError(error);
+      }
+      onResult(result);
+    },
+    onError,
+  );
+}
+
 /** Sends one call to node `target` and returns its result, or throws its error as its own class. */
-export async function sendCall(transport: Transport, target: string, req: CallRequest, maxPayload = DEFAULT_MAX_PAYLOAD): Promise<unknown> {
-  const reply = await transport.request(target, encodeCallRequest(req, maxPayload), req.ttlMs);
-  return decodeCallReply(reply, maxPayload);
+export function sendCall(transport: Transport, target: string, req: CallRequest, maxPayload = DEFAULT_MAX_PAYLOAD): Promise<unknown> {
+  let payload: Uint8Array;
+  try {
+    payload = encodeCallRequest(req, maxPayload);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return transport.request(target, payload, req.ttlMs).then((reply) => decodeCallReply(reply, maxPayload));
 }

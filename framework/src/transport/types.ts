@@ -4,17 +4,23 @@
  * in-process network for users' unit tests. Actor code never sees either.
  */
 
-/** Handles a request addressed to this node and returns the reply. */
-export type RequestHandler = (payload: Uint8Array) => Promise<Uint8Array> | Uint8Array;
+/**
+ * Handles a request addressed to this node and answers it by calling `respond` once (at once
+ * or later). Callbacks rather than promises: this is the hot path of every remote call.
+ */
+export type RequestHandler = (payload: Uint8Array, respond: (reply: Uint8Array) => void) => void;
 
 /** A node's connection to the others. */
 export interface Transport {
   /** The id this transport receives requests for. */
   readonly nodeId: string;
   /**
-   * Sends a request to node `target` and resolves with its reply.
-   * Rejects with `NodeUnreachableError` if no such node listens, `DeadlineExceededError` on timeout.
+   * Sends a request to node `target` and calls `onReply` with its reply, or `onError` with
+   * `NodeUnreachableError` if no such node listens, `DeadlineExceededError` on timeout. Exactly
+   * one of them is called.
    */
+  send(target: string, payload: Uint8Array, timeoutMs: number, onReply: (reply: Uint8Array) => void, onError: (error: Error) => void): void;
+  /** `send` as a promise. */
   request(target: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /** Installs the handler for requests addressed to this node (one per transport). */
   serve(handler: RequestHandler): void;

@@ -3,9 +3,9 @@ import { serializer } from "../state/serializer.js";
 import { fromWireError, toWireError, type WireError } from "./wireErrors.js";
 
 /**
- * The call protocol between nodes. Every message is JSON with short keys; arguments and
- * results are superjson-encoded (`{ json, meta }`). Decoding is the one place where `unknown`
- * from the wire becomes typed: size first, then shape, then every field's type and bound.
+ * The call protocol between nodes (frames below), and the bounded JSON helpers the other
+ * protocols (membership, replication) use. Decoding is the one place where `unknown` from the
+ * wire becomes typed: size first, then shape, then every field's type and bound.
  */
 
 /** Default bound for any message (NATS' own default `max_payload`). */
@@ -32,14 +32,7 @@ export interface CallRequest {
 /** The answer to a call. */
 export type CallReply = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: WireError };
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
-
-function encode(message: object, limit: number, what: string): Uint8Array {
-  const bytes = encoder.encode(JSON.stringify(message));
-  if (bytes.length > limit) throw new PayloadTooLargeError(limit, bytes.length, what);
-  return bytes;
-}
 
 /** Parses JSON from the wire, bounded by `limit`, into an object. */
 export function decodeObject(bytes: Uint8Array, limit: number, what: string): Record<string, unknown> {
@@ -68,10 +61,43 @@ export function num(obj: Record<string, unknown>, key: string, min: number, max:
   return v;
 }
 
-/** Encodes a value with the framework serializer for embedding in a JSON message. */
+/**
+ * Encodes a value with the framework serializer for embedding in a JSON message. Values that
+ * are plain JSON already (the common case: strings, finite numbers, plain objects and arrays
+ * of those) skip superjson, which costs more than the rest of the message.
+ */
 export function packValue(value: unknown): unknown {
+  if (isPlainJson(value, 0)) return { j: value };
   const { json, meta } = serializer.serialize(value);
   return meta === undefined ? { j: json } : { j: json, m: meta };
+}
+
+/** Whether JSON.stringify/parse round-trips `value` exactly. */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case "object": {
+      if (value === null) return true;
+      if (depth > 32) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+        return true;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+      for (const k in value) {
+        if (!Object.hasOwn(value, k)) continue;
+        const v = (value as Record<string, unknown>)[k];
+        if (v === undefined || k === "__proto__" || !isPlainJson(v, depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 /** Decodes a value packed by `packValue`. */
@@ -85,52 +111,152 @@ export function unpackValue(packed: unknown, what: string): unknown {
   }
 }
 
+/*
+ * Call frames. JSON for a whole envelope costs more than a request's round trip budget on a
+ * small machine, so calls use a length-prefixed text frame: the header fields as
+ * `<length>:<value>` (no escaping, exact bounds), then the packed arguments or result, which
+ * alone go through JSON. Measured here: 4.5 µs → ~1.5 µs per request and reply.
+ *
+ *   request: "C1" field(callId) field(type) field(id) field(method) field(from) int(ttl) int(epoch) payload
+ *   reply:   "R1" ("k" payload | "e" json(WireError))
+ *   payload: "j" json(value)  — plain JSON
+ *          | "s" json({ json, meta })  — superjson
+ */
+
+function field(v: string): string {
+  return `${v.length}:${v}`;
+}
+
+function packPayload(value: unknown): string {
+  const p = packValue(value) as { j: unknown; m?: unknown };
+  return p.m === undefined ? `j${JSON.stringify(p.j)}` : `s${JSON.stringify({ json: p.j, meta: p.m })}`;
+}
+
+function unpackPayload(text: string, at: number, what: string): unknown {
+  const kind = text[at];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.slice(at + 1));
+  } catch {
+    throw new MalformedMessageError(`${what} is not valid JSON`);
+  }
+  if (kind === "j") return parsed;
+  if (kind === "s") {
+    if (typeof parsed !== "object" || parsed === null) throw new MalformedMessageError(`${what} is malformed`);
+    const p = parsed as { json?: unknown; meta?: unknown };
+    return unpackValue({ j: p.json, m: p.meta ?? undefined }, what);
+  }
+  throw new MalformedMessageError(`${what} has an unknown encoding`);
+}
+
+/** Reads `<length>:<value>` fields and integers from a frame, with bounds. */
+class FrameReader {
+  at: number;
+  constructor(
+    readonly text: string,
+    start: number,
+    readonly what: string,
+  ) {
+    this.at = start;
+  }
+
+  private int(max: number, name: string): number {
+    const text = this.text;
+    let i = this.at;
+    let n = 0;
+    for (; i < text.length && i - this.at <= 16; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 58 /* : */) break;
+      if (c < 48 || c > 57) throw new MalformedMessageError(`${this.what}: ${name} must be a non-negative integer`);
+      n = n * 10 + (c - 48);
+    }
+    if (i === this.at || text.charCodeAt(i) !== 58) throw new MalformedMessageError(`${this.what}: ${name} is missing`);
+    if (n > max) throw new MalformedMessageError(`${this.what}: ${name} must be at most ${max}`);
+    this.at = i + 1;
+    return n;
+  }
+
+  str(max: number, name: string): string {
+    const len = this.int(max, `${name} length`);
+    if (len === 0) throw new MalformedMessageError(`${this.what}: ${name} must be a string of 1 to ${max} characters`);
+    const end = this.at + len;
+    if (end > this.text.length) throw new MalformedMessageError(`${this.what}: ${name} is truncated`);
+    const v = this.text.slice(this.at, end);
+    this.at = end;
+    return v;
+  }
+
+  num(max: number, name: string): number {
+    return this.int(max, name);
+  }
+}
+
+function toBytes(text: string, limit: number, what: string): Uint8Array {
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length > limit) throw new PayloadTooLargeError(limit, bytes.length, what);
+  return bytes;
+}
+
+function toText(bytes: Uint8Array, limit: number, what: string, magic: string): string {
+  if (bytes.length > limit) throw new PayloadTooLargeError(limit, bytes.length, what);
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    throw new MalformedMessageError(`${what} is not valid UTF-8`);
+  }
+  if (!text.startsWith(magic)) throw new MalformedMessageError(`${what} does not start with ${magic} (wrong protocol or version)`);
+  return text;
+}
+
 export function encodeCallRequest(req: CallRequest, limit = DEFAULT_MAX_PAYLOAD): Uint8Array {
-  return encode(
-    { v: 1, c: req.callId, t: req.actorType, i: req.actorId, m: req.method, a: packValue(req.args), l: req.ttlMs, e: req.epoch, f: req.from },
-    limit,
-    `call ${req.actorType}.${req.method}()`,
-  );
+  const text =
+    "C1" + field(req.callId) + field(req.actorType) + field(req.actorId) + field(req.method) + field(req.from) +
+    `${Math.max(0, Math.floor(req.ttlMs))}:${req.epoch}:` + packPayload(req.args);
+  return toBytes(text, limit, `call ${req.actorType}.${req.method}()`);
 }
 
 export function decodeCallRequest(bytes: Uint8Array, limit = DEFAULT_MAX_PAYLOAD): CallRequest {
-  const o = decodeObject(bytes, limit, "call");
-  if (o.v !== 1) throw new MalformedMessageError("call.v must be 1");
-  const args = unpackValue(o.a, "call.a (arguments)");
+  const r = new FrameReader(toText(bytes, limit, "call", "C1"), 2, "call");
+  const callId = r.str(LIMITS.callId, "call id");
+  const actorType = r.str(LIMITS.actorType, "actor type");
+  const actorId = r.str(LIMITS.actorId, "actor id");
+  const method = r.str(LIMITS.method, "method");
+  const from = r.str(LIMITS.node, "caller node");
+  const ttlMs = r.num(24 * 3600_000, "ttl");
+  const epoch = r.num(Number.MAX_SAFE_INTEGER, "epoch");
+  const args = unpackPayload(r.text, r.at, "call arguments");
   if (!Array.isArray(args) || args.length > LIMITS.args) throw new MalformedMessageError(`call arguments must be an array of at most ${LIMITS.args}`);
-  return {
-    callId: str(o, "c", LIMITS.callId, "call"),
-    actorType: str(o, "t", LIMITS.actorType, "call"),
-    actorId: str(o, "i", LIMITS.actorId, "call"),
-    method: str(o, "m", LIMITS.method, "call"),
-    args,
-    ttlMs: num(o, "l", 0, 24 * 3600_000, "call"),
-    epoch: num(o, "e", 0, Number.MAX_SAFE_INTEGER, "call"),
-    from: str(o, "f", LIMITS.node, "call"),
-  };
+  return { callId, actorType, actorId, method, args, ttlMs, epoch, from };
 }
 
 export function encodeCallReply(reply: CallReply, limit = DEFAULT_MAX_PAYLOAD): Uint8Array {
-  if (!reply.ok) return encode({ v: 1, ok: false, err: reply.error }, limit, "error reply");
+  if (!reply.ok) return toBytes(`R1e${JSON.stringify(reply.error)}`, limit, "error reply");
   try {
-    return encode({ v: 1, ok: true, r: packValue(reply.result) }, limit, "call result");
+    return toBytes(`R1k${packPayload(reply.result)}`, limit, "call result");
   } catch (error) {
-    return encode({ v: 1, ok: false, err: toWireError(error) }, limit, "error reply");
+    return toBytes(`R1e${JSON.stringify(toWireError(error))}`, limit, "error reply");
   }
 }
 
 /** Decodes a reply; returns the result or throws the remote error as its own class. */
 export function decodeCallReply(bytes: Uint8Array, limit = DEFAULT_MAX_PAYLOAD): unknown {
-  const o = decodeObject(bytes, limit, "reply");
-  if (o.v !== 1) throw new MalformedMessageError("reply.v must be 1");
-  if (o.ok === true) return unpackValue(o.r, "reply.r (result)");
-  const err = o.err as Record<string, unknown> | undefined;
-  if (typeof err !== "object" || err === null) throw new MalformedMessageError("reply.err is missing");
+  const text = toText(bytes, limit, "reply", "R1");
+  if (text[2] === "k") return unpackPayload(text, 3, "reply result");
+  if (text[2] !== "e") throw new MalformedMessageError("reply must be a result or an error");
+  let err: unknown;
+  try {
+    err = JSON.parse(text.slice(3));
+  } catch {
+    throw new MalformedMessageError("reply error is not valid JSON");
+  }
+  if (typeof err !== "object" || err === null) throw new MalformedMessageError("reply error must be an object");
+  const e = err as Record<string, unknown>;
   throw fromWireError({
-    code: str(err, "code", 64, "reply.err"),
-    name: str(err, "name", 128, "reply.err"),
-    message: typeof err.message === "string" ? err.message.slice(0, 4096) : "",
-    data: typeof err.data === "object" && err.data !== null ? (err.data as Record<string, unknown>) : {},
+    code: str(e, "code", 64, "reply error"),
+    name: str(e, "name", 128, "reply error"),
+    message: typeof e.message === "string" ? e.message.slice(0, 4096) : "",
+    data: typeof e.data === "object" && e.data !== null ? (e.data as Record<string, unknown>) : {},
   });
 }
 

@@ -1,6 +1,7 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { DeadlineExceededError, NodeUnreachableError } from "../../errors.js";
 import type { RequestHandler, Transport } from "../types.js";
+import { BATCH_HEADER, decodeBatch, encodeBatch, isBatch, itemSize, MAX_BATCH_ITEMS, type BatchItem } from "./batchFrame.js";
 
 interface Pending {
   readonly target: string;
@@ -25,6 +26,10 @@ export function clusterSubjects(cluster: string) {
  * (a wildcard inbox, a map of pending calls and one deadline sweeper) instead of
  * `nc.request()` per call — 2–3× the throughput. A request to a node with no subscriber gets
  * the server's no-responders status at once (`NodeUnreachableError`), not a timeout.
+ *
+ * Requests to one node, and replies to one caller, that are ready in the same event-loop turn
+ * leave as one NATS message (see batchFrame.ts); a lone one leaves as itself. Nothing waits
+ * for a batch to fill: the outbox is flushed at the end of every turn that filled it.
  */
 export class NatsTransport implements Transport {
   private readonly subjects: ReturnType<typeof clusterSubjects>;
@@ -34,7 +39,18 @@ export class NatsTransport implements Transport {
   private seq = 0;
   private served: Subscription | null = null;
   private readonly sweeper: NodeJS.Timeout;
+  /** Time of the last sweep: deadlines need no clock read per request (they are swept at 50 ms anyway). */
+  private coarseNow = Date.now();
   private closed = false;
+  /** Requests waiting for the end of this turn, per target node. */
+  private readonly outbox = new Map<string, BatchItem[]>();
+  /** Replies waiting for the end of this turn, per reply subject. */
+  private readonly replyOutbox = new Map<string, BatchItem[]>();
+  private flushScheduled = false;
+  /** Sent batches by reply id → the ids of their requests (to fail them on no-responders). */
+  private readonly batches = new Map<string, string[]>();
+  /** Batch frames that failed validation (counted, dropped). */
+  malformedBatches = 0;
 
   constructor(
     readonly nc: NatsConnection,
@@ -54,22 +70,88 @@ export class NatsTransport implements Transport {
     return this.nc.info?.max_payload ?? 1024 * 1024;
   }
 
-  request(target: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    if (this.closed) return Promise.reject(new NodeUnreachableError(target));
+  send(target: string, payload: Uint8Array, timeoutMs: number, onReply: (reply: Uint8Array) => void, onError: (error: Error) => void): void {
+    if (this.closed) return onError(new NodeUnreachableError(target));
     const id = (this.seq++).toString(36);
-    return new Promise<Uint8Array>((resolve, reject) => {
-      this.pending.set(id, { target, deadline: Date.now() + timeoutMs, timeoutMs, resolve, reject });
-      try {
-        this.nc.publish(this.subjects.rpc(target), payload, { reply: `${this.inbox}.${id}` });
-      } catch (error) {
-        this.pending.delete(id);
-        reject(error instanceof Error ? error : new Error(String(error)));
+    this.pending.set(id, { target, deadline: this.coarseNow + timeoutMs, timeoutMs, resolve: onReply, reject: onError });
+    const queue = this.outbox.get(target);
+    if (queue === undefined) this.outbox.set(target, [{ id, payload }]);
+    else queue.push({ id, payload });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushOutbox());
+  }
+
+  /** Sends everything queued this turn: one message per target (or per reply subject). */
+  private flushOutbox(): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    for (const [target, items] of this.outbox) {
+      const subject = this.subjects.rpc(target);
+      for (const chunk of this.chunks(items)) {
+        try {
+          if (chunk.length === 1) {
+            const item = chunk[0] as BatchItem;
+            this.nc.publish(subject, item.payload, { reply: `${this.inbox}.${item.id}` });
+          } else {
+            const batchId = `b${(this.seq++).toString(36)}`;
+            this.batches.set(batchId, chunk.map((i) => i.id));
+            this.nc.publish(subject, encodeBatch(chunk), { reply: `${this.inbox}.${batchId}` });
+          }
+        } catch (error) {
+          for (const item of chunk) this.fail(item.id, error instanceof Error ? error : new Error(String(error)));
+        }
       }
-    });
+    }
+    this.outbox.clear();
+    for (const [subject, items] of this.replyOutbox) {
+      for (const chunk of this.chunks(items)) {
+        try {
+          this.nc.publish(subject, encodeBatch(chunk));
+        } catch {
+          // The caller times out and retries: its call ids make that safe.
+        }
+      }
+    }
+    this.replyOutbox.clear();
+  }
+
+  /** Splits queued items into batches that fit the server's max payload. */
+  private *chunks(items: BatchItem[]): Generator<BatchItem[]> {
+    const limit = this.maxPayload;
+    let chunk: BatchItem[] = [];
+    let size = BATCH_HEADER;
+    for (const item of items) {
+      const n = itemSize(item);
+      if (chunk.length > 0 && (chunk.length >= MAX_BATCH_ITEMS || size + n > limit)) {
+        yield chunk;
+        chunk = [];
+        size = BATCH_HEADER;
+      }
+      chunk.push(item);
+      size += n;
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
+  private fail(id: string, error: Error): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    this.pending.delete(id);
+    p.reject(error);
+  }
+
+  request(target: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => this.send(target, payload, timeoutMs, resolve, reject));
   }
 
   private onReply(msg: Msg): void {
     const id = msg.subject.slice(this.inbox.length + 1);
+    if (id.charCodeAt(0) === 98 /* b */) return this.onBatchReply(id, msg);
     const p = this.pending.get(id);
     if (p === undefined) return; // late reply after the deadline
     this.pending.delete(id);
@@ -77,9 +159,33 @@ export class NatsTransport implements Transport {
     else p.resolve(msg.data);
   }
 
+  private onBatchReply(batchId: string, msg: Msg): void {
+    const ids = this.batches.get(batchId);
+    this.batches.delete(batchId);
+    if (msg.headers?.hasError && msg.headers.code === 503) {
+      for (const id of ids ?? []) this.fail(id, new NodeUnreachableError(this.pending.get(id)?.target ?? "?"));
+      return;
+    }
+    let items: BatchItem[];
+    try {
+      items = decodeBatch(msg.data, this.maxPayload);
+    } catch {
+      this.malformedBatches++;
+      return; // the calls time out and retry
+    }
+    for (const item of items) {
+      const p = this.pending.get(item.id);
+      if (p === undefined) continue;
+      this.pending.delete(item.id);
+      p.resolve(item.payload);
+    }
+  }
+
   private sweep(): void {
+    const now = (this.coarseNow = Date.now());
+    // Batches whose requests all settled (their reply was lost or is late) are forgotten.
+    for (const [batchId, ids] of this.batches) if (!ids.some((id) => this.pending.has(id))) this.batches.delete(batchId);
     if (this.pending.size === 0) return;
-    const now = Date.now();
     for (const [id, p] of this.pending) {
       if (p.deadline > now) continue;
       this.pending.delete(id);
@@ -93,15 +199,41 @@ export class NatsTransport implements Transport {
       callback: (_err, msg) => {
         if (!msg.reply) return; // a request nobody waits for
         const reply = msg.reply;
-        Promise.resolve()
-          .then(() => handler(msg.data))
-          .then(
-            (out) => this.nc.publish(reply, out),
-            () => undefined, // handlers answer errors themselves; a throw here means nothing to send
-          );
+        if (isBatch(msg.data)) return this.serveBatch(handler, msg.data, reply);
+        try {
+          handler(msg.data, (bytes) => {
+            if (!this.closed) this.nc.publish(reply, bytes);
+          });
+        } catch {
+          // Handlers answer errors themselves; a throw here leaves nothing to send.
+        }
       },
     });
     this.subs.add(this.served);
+  }
+
+  /** Runs each request of a batch; their replies go back batched, in the turn they are ready. */
+  private serveBatch(handler: RequestHandler, bytes: Uint8Array, reply: string): void {
+    let items: BatchItem[];
+    try {
+      items = decodeBatch(bytes, this.maxPayload);
+    } catch {
+      this.malformedBatches++;
+      return; // nothing addressable to answer; the callers time out and retry
+    }
+    for (const item of items) {
+      try {
+        handler(item.payload, (out) => {
+          if (this.closed) return;
+          const queue = this.replyOutbox.get(reply);
+          if (queue === undefined) this.replyOutbox.set(reply, [{ id: item.id, payload: out }]);
+          else queue.push({ id: item.id, payload: out });
+          this.scheduleFlush();
+        });
+      } catch {
+        // as above
+      }
+    }
   }
 
   publish(topic: string, payload: Uint8Array): void {
