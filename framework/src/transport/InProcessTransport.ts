@@ -29,6 +29,11 @@ export class InProcessNetwork {
     this.cut.add(nodeId);
   }
 
+  /** Whether node `nodeId` is cut off. */
+  isIsolated(nodeId: string): boolean {
+    return this.cut.has(nodeId);
+  }
+
   /** Undoes `isolate`. */
   heal(nodeId: string): void {
     this.cut.delete(nodeId);
@@ -122,6 +127,11 @@ class InProcessTransport implements Transport {
       off();
       this.unsubscribes.delete(off);
     };
+  }
+
+  /** Like NATS' flush: resolves once "the server" has everything — never while this node is cut off. */
+  flush(): Promise<void> {
+    return this.net.isIsolated(this.nodeId) || this.closed ? new Promise(() => undefined) : Promise.resolve();
   }
 
   async close(): Promise<void> {

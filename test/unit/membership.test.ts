@@ -1,0 +1,139 @@
+import test from "ava";
+import { createLogger } from "../../framework/src/node/logger.js";
+import { Membership } from "../../framework/src/membership/Membership.js";
+import { InMemoryDirectory, InMemoryViewStore } from "../../framework/src/membership/InMemoryStores.js";
+import { InProcessNetwork } from "../../framework/src/transport/InProcessTransport.js";
+import type { ViewStore } from "../../framework/src/membership/types.js";
+import { FakeClock } from "berth/testing";
+
+const log = createLogger({ level: "silent" });
+
+/** The shared view store as one node sees it: unreachable while the network cuts that node off. */
+function storeFor(store: InMemoryViewStore, net: InProcessNetwork, id: string): ViewStore {
+  const check = (): void => {
+    if (net.isIsolated(id)) throw new Error(`${id} cannot reach the view store`);
+  };
+  return {
+    read: async () => (check(), store.read()),
+    swap: async (next, expected) => (check(), store.swap(next, expected)),
+    watch: (fn) => store.watch((v) => (net.isIsolated(id) ? undefined : fn(v))),
+    close: () => store.close(),
+  };
+}
+
+async function cluster(ids: string[]) {
+  const clock = new FakeClock();
+  const net = new InProcessNetwork();
+  const views = new InMemoryViewStore();
+  const directory = new InMemoryDirectory();
+  const make = (id: string) =>
+    new Membership({
+      self: { id, roles: ["worker"], capacity: 1, incarnation: `${id}-1`, pid: 1, host: "h", started: 0 },
+      transport: net.connect(id),
+      views: storeFor(views, net, id),
+      directory,
+      clock,
+      log,
+      placement: { partitions: 64, backups: 1 },
+    });
+  const members = ids.map(make);
+  // start() waits on the clock: advance it while the members join.
+  const joined = Promise.all(members.map((m) => m.start(10_000)));
+  while (!members.every((m) => m.state === "up")) await clock.advance(20);
+  await joined;
+  return { clock, net, views, directory, members, make };
+}
+
+const ids = (m: Membership) => m.current.members.map((x) => x.id);
+
+test("members join one view, with one table over all of them", async (t) => {
+  const { members, clock } = await cluster(["a", "b", "c"]);
+  await clock.advance(300);
+  for (const m of members) t.deepEqual(ids(m), ["a", "b", "c"]);
+  t.true(members.every((m) => m.current.epoch === members[0]?.current.epoch));
+  t.deepEqual(members[0]?.table?.members, ["a", "b", "c"]);
+  t.true(members.every((m) => m.leaseValid()));
+  for (const m of members) m.stop();
+});
+
+test("a crashed member is removed after downAfterMs, not before", async (t) => {
+  const { members, clock } = await cluster(["a", "b", "c"]);
+  const [a, b, c] = members as [Membership, Membership, Membership];
+  c.stop();
+  await clock.advance(1_000);
+  t.deepEqual(ids(a), ["a", "b", "c"], "still a member after 1 s of silence");
+  t.is(a.livenessOf("c"), "suspect");
+  await clock.advance(800);
+  t.deepEqual(ids(a), ["a", "b"]);
+  t.deepEqual(ids(b), ["a", "b"]);
+  t.deepEqual(a.table?.members, ["a", "b"]);
+  a.stop();
+  b.stop();
+});
+
+test("a cut-off member stops serving (lease) before the others remove it, then rejoins when healed", async (t) => {
+  const { members, clock, net } = await cluster(["a", "b", "c"]);
+  const [a, , c] = members as [Membership, Membership, Membership];
+  net.isolate("c");
+  let leaseLostAt = -1;
+  let removedAt = -1;
+  const start = clock.now();
+  a.onView((v) => {
+    if (removedAt < 0 && !v.members.some((m) => m.id === "c")) removedAt = clock.now() - start;
+  });
+  for (let i = 0; i < 150 && removedAt < 0; i++) {
+    await clock.advance(20);
+    if (leaseLostAt < 0 && !c.leaseValid()) leaseLostAt = clock.now() - start;
+  }
+  t.log(`lease lost after ${leaseLostAt} ms, removed after ${removedAt} ms`);
+  t.true(leaseLostAt > 0 && removedAt > 0);
+  t.true(leaseLostAt < removedAt, "the cut-off node stopped serving before anyone could take over");
+  net.heal("c");
+  for (let i = 0; i < 100 && !(ids(a).includes("c") && c.leaseValid()); i++) await clock.advance(20);
+  t.true(ids(a).includes("c"), "it rejoined");
+  t.true(c.leaseValid());
+  for (const m of members) m.stop();
+});
+
+test("a graceful leave removes the member at once", async (t) => {
+  const { members, clock } = await cluster(["a", "b"]);
+  const [a, b] = members as [Membership, Membership];
+  const leaving = b.leave(5_000);
+  while (ids(a).includes("b")) await clock.advance(10);
+  await leaving;
+  t.deepEqual(ids(a), ["a"]);
+  t.is(b.state, "down");
+  a.stop();
+});
+
+test("an unreadable view in the store is repaired from the last good one", async (t) => {
+  const { members, clock, views } = await cluster(["a", "b"]);
+  const current = await views.read();
+  // Something that is not Berth wrote the view key: the store hands back "unreadable".
+  (views as unknown as { current: { view: null; revision: number } }).current = { view: null, revision: (current?.revision ?? 0) + 1 };
+  await members[0]?.reconcile();
+  await members[1]?.reconcile();
+  await clock.advance(100);
+  const repaired = await views.read();
+  t.truthy(repaired?.view);
+  t.deepEqual(repaired?.view?.members.map((m) => m.id), ["a", "b"]);
+  t.true((repaired?.view?.epoch ?? 0) > (current?.view?.epoch ?? 0));
+  for (const m of members) m.stop();
+});
+
+test("timing that would let a cut-off node serve after a takeover is refused", (t) => {
+  t.throws(
+    () =>
+      new Membership({
+        self: { id: "a", roles: ["worker"], capacity: 1, incarnation: "x", pid: 1, host: "h", started: 0 },
+        transport: new InProcessNetwork().connect("a"),
+        views: new InMemoryViewStore(),
+        directory: new InMemoryDirectory(),
+        clock: new FakeClock(),
+        log,
+        placement: { partitions: 64, backups: 1 },
+        timing: { leaseMs: 2_000, downAfterMs: 1_500 },
+      }),
+    { message: /leaseMs \(2000\) must be shorter than downAfterMs \(1500\)/ },
+  );
+});
