@@ -6,7 +6,7 @@ import type { ActorType } from "../actor/defineActor.js";
 import { ConfigError, DeadlineExceededError, NodeStoppedError, NodeUnreachableError, NotOwnerError, SelfCallError } from "../errors.js";
 import { Membership, type MembershipTiming } from "../membership/Membership.js";
 import { NatsDirectory, NatsViewStore } from "../membership/NatsStores.js";
-import type { NodeRecordStats, Role, View } from "../membership/types.js";
+import type { NodeRecord, NodeRecordStats, Role, View } from "../membership/types.js";
 import { computeTable, partitionOf, type PartitionTable } from "../placement/index.js";
 import { connectNats, type NatsOptions } from "../transport/nats/connectNats.js";
 import { NatsTransport } from "../transport/nats/NatsTransport.js";
@@ -68,6 +68,9 @@ export class ClusterNode extends BerthNode {
   readonly rpcCounters: RpcCounters & { retries: number; redirects: number } = { served: 0, malformed: 0, retries: 0, redirects: 0 };
   private readonly directory: NatsDirectory;
   private readonly views: NatsViewStore;
+  private recordCache = new Map<string, NodeRecord>();
+  private recordTimer: NodeJS.Timeout | undefined;
+  private readonly viewListeners = new Set<(view: View) => void>();
 
   private constructor(
     options: ClusterNodeOptions,
@@ -121,6 +124,9 @@ export class ClusterNode extends BerthNode {
       serveCalls(node.transport, (req) => node.serveRemote(req), { log: node.log, counters: node.rpcCounters, maxPayload: node.transport.maxPayload });
       await node.membership.start();
       node.onView(node.membership.current);
+      await node.refreshRecords();
+      node.recordTimer = setInterval(() => void node.refreshRecords(), 2_000);
+      node.recordTimer.unref();
       return node;
     } catch (error) {
       await nc.close().catch(() => undefined);
@@ -140,6 +146,35 @@ export class ClusterNode extends BerthNode {
 
   get isWorker(): boolean {
     return this.roles.includes("worker");
+  }
+
+  /**
+   * Where an actor lives in the current view: its partition and the id of the node that owns
+   * it (null while no worker is up).
+   * @example const { owner } = node.locate("session-42"); // "node-2"
+   */
+  locate(actorId: string): { partition: number; owner: string | null; epoch: number } {
+    const partition = partitionOf(actorId, this.partitions);
+    return { partition, owner: this.ownerOf(partition), epoch: this.view.epoch };
+  }
+
+  /** Node records (role, pid, HTTP address…) by id, refreshed every 2 s and on view changes. */
+  records(): ReadonlyMap<string, NodeRecord> {
+    return this.recordCache;
+  }
+
+  /** Calls `fn` after every view change. Returns the unsubscribe function. */
+  onViewChange(fn: (view: View) => void): () => void {
+    this.viewListeners.add(fn);
+    return () => this.viewListeners.delete(fn);
+  }
+
+  private async refreshRecords(): Promise<void> {
+    try {
+      this.recordCache = new Map((await this.directory.list()).map((r) => [r.id, r]));
+    } catch (err) {
+      this.log.debug({ err }, "could not refresh node records");
+    }
   }
 
   override call(type: ActorType, id: string, method: string, args: unknown[], caller: Activation | undefined): Promise<unknown> {
@@ -287,6 +322,14 @@ export class ClusterNode extends BerthNode {
     }
     for (const wake of this.viewWaiters) wake();
     this.viewWaiters.clear();
+    void this.refreshRecords();
+    for (const fn of this.viewListeners) {
+      try {
+        fn(view);
+      } catch (err) {
+        this.log.warn({ err }, "a view listener threw");
+      }
+    }
   }
 
   private waitForView(ms: number): Promise<void> {
@@ -324,6 +367,7 @@ export class ClusterNode extends BerthNode {
   /** Leaves the cluster gracefully and closes the connection. */
   override async stop(): Promise<void> {
     if (this.stopped) return;
+    clearInterval(this.recordTimer);
     try {
       await this.membership.leave();
     } catch (err) {
@@ -336,6 +380,7 @@ export class ClusterNode extends BerthNode {
 
   /** Stops at once without leaving the view, as a crash would (for tests). */
   async crash(): Promise<void> {
+    clearInterval(this.recordTimer);
     this.membership.stop();
     await super.stop();
     await this.transport.close();
