@@ -27,7 +27,7 @@ export { ActorIdentity, type ActorIdentityValue } from "./actor/identity.js";
 export { inject, injectable, Lifecycle, type DependencyContainer } from "tsyringe";
 export { refTarget } from "./actor/refs.js";
 export { registerClass } from "./state/serializer.js";
-export { none, type BackupPolicy } from "./replication/policy.js";
+export { none, async, sync, type BackupPolicy, type ReplicationPlan, type TurnInfo } from "./replication/policy.js";
 export { BerthNode, DEFAULT_PARTITIONS, type NodeOptions, type NodeStats } from "./node/BerthNode.js";
 export { createNode } from "./node/createNode.js";
 export { ClusterNode, type ClusterNodeOptions, type ClusterStats } from "./node/ClusterNode.js";
