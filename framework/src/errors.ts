@@ -270,3 +270,12 @@ export class MachineError extends BerthError {
     this.name = "MachineError";
   }
 }
+
+/** A replicated write could not be confirmed; the caller must treat its outcome as unknown. */
+export class ReplicationError extends BerthError {
+  static readonly code = "replication-failed";
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(ReplicationError.code, `the turn committed here but its replication was not confirmed (${detail}); its outcome is unknown — retry with the same call (Berth does) or read the state back`, options);
+    this.name = "ReplicationError";
+  }
+}

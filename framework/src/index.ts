@@ -55,6 +55,7 @@ export {
   InvalidEventError,
   MachineError,
   NodeUnreachableError,
+  ReplicationError,
   TurnEndedError,
   UnknownActorTypeError,
   UnknownHandlerError,

@@ -93,7 +93,7 @@ test("calls over the transport reach the actor; remote errors arrive as their ow
   const net = new InProcessNetwork();
   const node = await createTestNode({ actors: [Cart] });
   const server = net.connect("b");
-  const counters: RpcCounters = { served: 0, malformed: 0 };
+  const counters: RpcCounters = { served: 0, malformed: 0, control: 0 };
   serveCalls(server, (req) => node.dispatch(req.actorType, req.actorId, req.method, req.args, Date.now() + req.ttlMs), { log: node.log, counters });
   const client = net.connect("a");
 

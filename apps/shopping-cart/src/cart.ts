@@ -1,4 +1,4 @@
-import { defineActor } from "berth";
+import { defineActor, sync } from "berth";
 
 /** One line of a cart. */
 export interface CartLine {
@@ -27,11 +27,15 @@ function view(items: Map<string, number>): CartView {
 
 /**
  * A shopping cart: one actor per browser session. The actor checks its own input too, so
- * the cart is never corrupted whoever calls it (HTTP, another actor, a script).
+ * the cart is never corrupted whoever calls it (HTTP, another actor, a script). A change is
+ * acknowledged only once a backup node holds it (`sync`), so it survives the owner's death;
+ * a cart nobody touched for 30 minutes is deleted, like a servlet session timing out.
  */
 export const Cart = defineActor("cart", {
   state: () => ({ items: new Map<string, number>(), updatedAt: new Date(0) }),
+  backup: sync({ backups: 1 }),
   idleTimeout: "10m",
+  expireAfter: "30m",
   handlers: {
     add(ctx, sku: string, qty: number): CartView {
       if (typeof sku !== "string" || sku.length === 0 || sku.length > LIMITS.maxSkuLength) {

@@ -1,5 +1,5 @@
 import type { DependencyContainer } from "tsyringe";
-import { ActorHandlerError, ArityError, BerthError, DeadlineExceededError, QueryMutationError, UnknownHandlerError } from "../errors.js";
+import { ActorHandlerError, ArityError, BerthError, DeadlineExceededError, NotOwnerError, QueryMutationError, UnknownHandlerError } from "../errors.js";
 import { copyValue, commitValue, formatPath, hasChanged } from "../state/walk.js";
 import type { Delta } from "../state/delta.js";
 import type { ActorType, HandlerEntry } from "./defineActor.js";
@@ -33,6 +33,12 @@ export interface PendingCall {
 /** What a committed writing turn produced, handed to the host (replication hooks in). */
 export interface CommittedTurn {
   readonly act: Activation;
+  /** The handler that ran. */
+  readonly handler: string;
+  /** The actor's replication sequence after this turn. */
+  readonly seq: number;
+  /** The outcome recorded for this turn's call id, if it had one. */
+  readonly call: CallOutcome | undefined;
   /** The state changes, when the actor's backup policy replicates. */
   readonly delta: Delta | null;
   /** Whether the timers changed (they travel with the delta). */
@@ -70,6 +76,8 @@ export class Activation {
   readonly partition: number;
   /** Outcomes of recent calls with ids, oldest first (see `CallOutcome`). */
   calls: CallOutcome[] | null = null;
+  /** Replication sequence (see `ActorRecord.seq`). */
+  seq = 0;
 
   private writing = false;
   private readers = 0;
@@ -108,11 +116,12 @@ export class Activation {
     this.timerSeq = record.timerSeq;
     this.lastUsed = record.lastUsed;
     this.calls = record.calls && record.calls.length > 0 ? [...record.calls] : null;
+    this.seq = record.seq ?? 0;
   }
 
   /** The durable record of the committed state. */
   toRecord(): ActorRecord {
-    const record = { state: this.committed, timers: this.timers, timerSeq: this.timerSeq, lastUsed: this.lastUsed };
+    const record = { state: this.committed, timers: this.timers, timerSeq: this.timerSeq, lastUsed: this.lastUsed, seq: this.seq };
     this.pruneCalls(this.host.clock.now());
     return this.calls === null ? record : { ...record, calls: this.calls };
   }
@@ -215,11 +224,13 @@ export class Activation {
   }
 
   /** Records a call's outcome for retries; bounded by count and age. */
-  private recordCall(callId: string, ok: boolean, value: unknown): void {
+  private recordCall(callId: string, ok: boolean, value: unknown): CallOutcome {
     const now = this.host.clock.now();
+    const outcome: CallOutcome = { id: callId, at: now, ok, value };
     this.calls ??= [];
-    this.calls.push({ id: callId, at: now, ok, value });
+    this.calls.push(outcome);
     this.pruneCalls(now);
+    return outcome;
   }
 
   private pruneCalls(now: number): void {
@@ -261,6 +272,11 @@ export class Activation {
 
   /** Validates result and state, commits, and releases the actor. Returns the result (or its replication promise). */
   private commitWrite(ctx: WriteContext, entry: HandlerEntry, value: unknown, callId: string | undefined): unknown {
+    if (this.status === Status.Gone) {
+      // The actor moved away while this turn ran: it must not commit here. The caller retries
+      // on the new owner (the error is transient, so the retry runs the call there once).
+      throw this.abortWrite(ctx, entry, new NotOwnerError(this.partition, 0, null), callId);
+    }
     ctx.open = false;
     let result: unknown;
     let delta: Delta | null;
@@ -271,7 +287,7 @@ export class Activation {
     } catch (error) {
       throw this.abortWrite(ctx, entry, error, callId);
     }
-    if (callId !== undefined) this.recordCall(callId, true, result);
+    const call = callId !== undefined ? this.recordCall(callId, true, result) : undefined;
     const timersChanged = this.turnTimers !== null;
     if (timersChanged) {
       const before = this.timers;
@@ -282,7 +298,8 @@ export class Activation {
     }
     const destroyed = this.destroyRequested;
     this.writing = false;
-    const pending = this.host.hasCommitWork || destroyed ? this.host.committed({ act: this, delta, timersChanged, destroyed }) : undefined;
+    if (this.type.backup.replicates) this.seq++;
+    const pending = this.host.hasCommitWork || destroyed ? this.host.committed({ act: this, handler: entry.name, seq: this.seq, call, delta, timersChanged, destroyed }) : undefined;
     if (this.queue !== null) this.drain();
     return pending === undefined ? result : pending.then(() => result);
   }
@@ -297,7 +314,14 @@ export class Activation {
     if ("consumes" in entry) this.commitTimerRemoval((entry as TimerTurnEntry).consumes);
     const callerError = this.toCallerError(entry, error);
     // A transient failure (a deadline, a stopping node) may succeed when retried: not recorded.
-    if (callId !== undefined && !TRANSIENT.has((callerError as { code?: string }).code ?? "")) this.recordCall(callId, false, toWireError(callerError));
+    if (callId !== undefined && !TRANSIENT.has((callerError as { code?: string }).code ?? "")) {
+      const call = this.recordCall(callId, false, toWireError(callerError));
+      // The outcome travels to the backups (no state change), so a retry after failover gets it too.
+      if (this.type.backup.replicates && this.host.hasCommitWork) {
+        this.seq++;
+        void this.host.committed({ act: this, handler: entry.name, seq: this.seq, call, delta: [], timersChanged: false, destroyed: false });
+      }
+    }
     this.drain();
     return callerError;
   }
@@ -310,7 +334,8 @@ export class Activation {
     next.splice(i, 1);
     this.timers = next;
     this.host.timersChanged(this, before);
-    void this.host.committed({ act: this, delta: null, timersChanged: true, destroyed: false });
+    if (this.type.backup.replicates) this.seq++;
+    void this.host.committed({ act: this, handler: "timer", seq: this.seq, call: undefined, delta: this.type.backup.replicates ? [] : null, timersChanged: true, destroyed: false });
   }
 
   private runQuery(entry: HandlerEntry, args: unknown[]): Promise<unknown> {

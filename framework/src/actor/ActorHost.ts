@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from "../time/clock.js";
 import { Activation, Status, type CommittedTurn } from "./Activation.js";
 import type { ActorType, HandlerEntry } from "./defineActor.js";
 import { resolveDeps } from "./deps.js";
-import type { ActorRecord, TimerRecord } from "./record.js";
+import type { ActorEntry, ActorRecord, TimerRecord } from "./record.js";
 import { TimerQueue, type TimerEntry } from "./TimerQueue.js";
 import type { ActorRef, AnyActorDefinition } from "./types.js";
 import { ActorIdentity } from "./identity.js";
@@ -25,6 +25,8 @@ export interface HostHooks {
   loadRecord?(type: ActorType, id: string): Promise<ActorRecord | undefined> | undefined;
   /** After an actor was destroyed (its record must be deleted everywhere). */
   destroyed?(type: ActorType, id: string, partition: number): void;
+  /** Whether actors of `partition` may run timer turns now (false while it moves or recovers). */
+  canRun?(partition: number): boolean;
 }
 
 /** Settings of a host; `createNode` fills in the defaults. */
@@ -199,6 +201,67 @@ export class ActorHost {
       }
     }
     return dropped;
+  }
+
+  /**
+   * The records of every actor of `partition` (active and passivated), for a move or a backup
+   * sync. Throws if one of them is busy (drain the partition first), unless `force`: then a busy
+   * actor's last committed record is taken, and the caller drops the partition at once so the
+   * running turn can never commit here.
+   */
+  exportPartition(partition: number, options: { force?: boolean } = {}): ActorEntry[] {
+    const out: ActorEntry[] = [];
+    for (const slot of this.slots.values()) {
+      for (const act of slot.active.values()) {
+        if (act.partition !== partition) continue;
+        if ((!act.idle || act.status !== Status.Active) && !options.force) {
+          throw new BerthError("partition-busy", `partition ${partition} still has a running turn (${act.type.name}/${act.id}); drain it first`);
+        }
+        out.push({ type: slot.type.name, id: act.id, record: act.toRecord() });
+      }
+      for (const [id, entry] of slot.passive) {
+        if (entry.partition === partition) out.push({ type: slot.type.name, id, record: parse(entry.data) as ActorRecord });
+      }
+    }
+    return out;
+  }
+
+  /** The committed record of an actor hosted here (active or passivated), if any. */
+  recordOf(typeName: string, id: string): ActorRecord | undefined {
+    const slot = this.slots.get(typeName);
+    if (slot === undefined) return undefined;
+    const act = slot.active.get(id);
+    if (act !== undefined && act.status !== Status.Gone && act.status !== Status.Activating) return act.toRecord();
+    const passive = slot.passive.get(id);
+    return passive === undefined ? undefined : (parse(passive.data) as ActorRecord);
+  }
+
+  /** Whether any actor of `partition` is running a turn, waiting to, or (de)activating. */
+  partitionBusy(partition: number): boolean {
+    for (const slot of this.slots.values()) {
+      for (const act of slot.active.values()) if (act.partition === partition && (!act.idle || act.status !== Status.Active)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Installs actors of a partition this node now owns (moved here or recovered), as passivated
+   * actors with their timers armed. Actors of unknown types are skipped and returned.
+   */
+  importActors(partition: number, actors: readonly ActorEntry[]): string[] {
+    const skipped: string[] = [];
+    const now = this.clock.now();
+    for (const a of actors) {
+      const slot = this.slots.get(a.type);
+      if (slot === undefined) {
+        skipped.push(`${a.type}/${a.id}`);
+        continue;
+      }
+      if (slot.active.has(a.id)) continue; // already here (a call activated it): the live one wins
+      slot.passive.set(a.id, { partition, data: stringify(a.record), lastUsed: a.record.lastUsed, passivatedAt: now, hasTimers: a.record.timers.length > 0 });
+      this.registerTimers(a.type, a.id, a.record.timers);
+    }
+    return skipped;
   }
 
   /** Active actors per partition. */
@@ -444,6 +507,11 @@ export class ActorHost {
   private fireTimer(e: TimerEntry): void {
     const slot = this.slots.get(e.actorType);
     if (slot === undefined || this.stopped) return;
+    if (this.hooks.canRun && !this.hooks.canRun(this.partitionOf(e.actorId))) {
+      // The partition is moving or recovering: try again shortly (it is dropped if it moves away).
+      this.timers.add({ ...e, due: this.clock.now() + 50 });
+      return;
+    }
     let act = slot.active.get(e.actorId);
     if (act === undefined) {
       if (!slot.passive.has(e.actorId)) return; // destroyed or moved away

@@ -36,4 +36,13 @@ export interface ActorRecord {
   readonly lastUsed: number;
   /** Outcomes of recent calls with ids (see `CallOutcome`). */
   readonly calls?: readonly CallOutcome[];
+  /** Replication sequence: the number of replicated turns committed so far (0 for a new actor). */
+  readonly seq?: number;
+}
+
+/** An actor's record with its identity, as partitions are exported, moved and recovered. */
+export interface ActorEntry {
+  readonly type: string;
+  readonly id: string;
+  readonly record: ActorRecord;
 }

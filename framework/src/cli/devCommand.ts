@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { ConfigError } from "../errors.js";
 import { reapStaleServers, startNatsCluster, startNatsServer, type NatsServerHandle } from "../harness/index.js";
-import { appEntry } from "./loadApp.js";
+import { appServesHttp, devSecret, parseAddress } from "../http/cli.js";
+import { appEntry, loadApp } from "./loadApp.js";
 import { DEV_STATE_FILE, type DevState } from "./natsUrls.js";
 import { readStatus, type ClusterStatus } from "./statusCommand.js";
 
@@ -17,6 +18,8 @@ interface DevNode {
   readonly log: string;
   child: ChildProcess;
   exitCode: number | null;
+  /** Its HTTP address, once it is up (when the app serves HTTP). */
+  http?: string;
 }
 
 interface DevOptions {
@@ -25,18 +28,20 @@ interface DevOptions {
   natsServers: string;
   cluster: string;
   dir: string;
+  port: string;
 }
 
 /** `berth dev`: a local NATS cluster and the app's nodes, stopped together on Ctrl-C. */
 export function registerDev(program: Command): void {
   program
     .command("dev")
-    .description("run an app locally: a NATS cluster (unless NATS_URL is set) and its worker nodes")
+    .description("run an app locally: a NATS cluster (unless NATS_URL is set), its worker nodes and an HTTP gateway")
     .option("--app <dir>", "the app folder", ".")
     .option("--nodes <n>", "worker nodes", "3")
     .option("--nats-servers <n>", "NATS servers to start: 1, or 3 for a JetStream cluster", "3")
     .option("--cluster <name>", "cluster name", "berth")
     .option("--dir <dir>", "the project's working folder for data and logs", ".berth/dev")
+    .option("--port <[host:]port>", "the HTTP gateway's address, if the app serves HTTP", process.env.PORT ?? "3000")
     .action((opts: DevOptions) => runDev(opts));
 }
 
@@ -45,10 +50,19 @@ async function runDev(opts: DevOptions): Promise<void> {
   const natsCount = Number(opts.natsServers);
   if (!Number.isInteger(count) || count < 1 || count > 32) throw new ConfigError(`--nodes must be 1 to 32; got ${opts.nodes}`);
   if (natsCount !== 1 && natsCount !== 3) throw new ConfigError(`--nats-servers must be 1 or 3; got ${opts.natsServers}`);
-  appEntry(opts.app); // fails now, with the fix, if the app is not built
+  const entry = appEntry(opts.app); // fails now, with the fix, if the app is not built
+  const gatewayAddress = parseAddress(opts.port);
   const dir = resolve(opts.dir);
   const logs = resolve(dir, "logs");
   mkdirSync(logs, { recursive: true });
+  await loadApp(opts.app);
+  const http = await appServesHttp(entry);
+  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_EXIT_WITH_PARENT: "1" };
+  if (http && !process.env.BERTH_SECRET) {
+    env.BERTH_SECRET = devSecret(dir);
+    say("!! BERTH_SECRET is not set: session cookies are signed with a development secret generated for");
+    say(`!! this folder (${resolve(dir, "secret")}). Never use it in production: set BERTH_SECRET there.`);
+  }
 
   let servers: readonly NatsServerHandle[] = [];
   let urls: string[];
@@ -86,7 +100,13 @@ async function runDev(opts: DevOptions): Promise<void> {
     for (const n of nodes) if (n.exitCode === null) n.child.kill("SIGTERM");
     const deadline = Date.now() + 15_000;
     while (nodes.some((n) => n.exitCode === null) && Date.now() < deadline) await sleep(50);
-    for (const n of nodes) if (n.exitCode === null) n.child.kill("SIGKILL");
+    for (const n of nodes) {
+      if (n.exitCode !== null) continue;
+      say(`${n.id} did not stop within 15 s; killing it (see ${n.log})`);
+      n.child.kill("SIGKILL");
+    }
+    const killDeadline = Date.now() + 3_000;
+    while (nodes.some((n) => n.exitCode === null) && Date.now() < killDeadline) await sleep(20);
     if (servers.length > 0) {
       say("stopping NATS...");
       await Promise.all(servers.map((s) => s.stop()));
@@ -98,35 +118,39 @@ async function runDev(opts: DevOptions): Promise<void> {
   process.on("SIGINT", () => void stopAll(0));
   process.on("SIGTERM", () => void stopAll(0));
 
-  for (let i = 1; i <= count; i++) {
-    const id = `node-${i}`;
+  const launch = async (id: string, args: string[]): Promise<DevNode> => {
     const log = resolve(logs, `${id}.log`);
     say(`starting ${id}...`);
-    const node = startNode(id, log, opts, urls);
+    const node = startNode(id, log, opts, urls, args, env);
     nodes.push(node);
     try {
-      await waitForLine(log, '"msg":"node up"', node, 30_000);
+      node.http = await waitForLine(log, '"msg":"node up"', node, 30_000);
     } catch (error) {
       say(`${id} did not start: ${error instanceof Error ? error.message : String(error)} (log: ${log})`);
       await stopAll(1);
     }
-  }
+    return node;
+  };
+  for (let i = 1; i <= count; i++) await launch(`node-${i}`, http ? ["--http", "127.0.0.1:0"] : []);
+  const gateway = http ? await launch("gateway", ["--role", "gateway", "--http", `${gatewayAddress.host}:${gatewayAddress.port}`]) : null;
+  if (gateway?.http !== undefined) writeFileSync(stateFile, JSON.stringify({ ...state, gateway: gateway.http } satisfies DevState, null, 2));
 
   say("");
   say(`cluster "${opts.cluster}" is up`);
+  if (gateway?.http !== undefined) say(`  open:   ${gateway.http}   (the gateway; every node below is a correct entry point too)`);
   say(`  NATS:   ${servers.length > 0 ? servers.map((s) => `${s.url} (pid ${s.pid})`).join(", ") : urls.join(", ")}`);
-  for (const n of nodes) say(`  ${n.id}: pid ${n.child.pid}, log ${n.log}`);
+  for (const n of nodes) say(`  ${n.id}: pid ${n.child.pid}${n.http ? `, ${n.http}` : ""}, log ${n.log}`);
   say(`  status: npx berth status   (from this folder; NATS URLs are in ${DEV_STATE_FILE})`);
   say("press Ctrl-C to stop everything");
   say("");
   await liveStatus(urls, opts.cluster, nodes, () => stopping);
 }
 
-function startNode(id: string, log: string, opts: DevOptions, urls: string[]): DevNode {
+function startNode(id: string, log: string, opts: DevOptions, urls: string[], args: string[], env: NodeJS.ProcessEnv): DevNode {
   const fd = openSync(log, "w");
-  const child = spawn(process.execPath, [BIN, "node", "--app", opts.app, "--nats", urls.join(","), "--cluster", opts.cluster, "--id", id], {
+  const child = spawn(process.execPath, [BIN, "node", "--app", opts.app, "--nats", urls.join(","), "--cluster", opts.cluster, "--id", id, ...args], {
     stdio: ["ignore", fd, fd],
-    env: { ...process.env, BERTH_EXIT_WITH_PARENT: "1" },
+    env,
   });
   const node: DevNode = { id, log, child, exitCode: null };
   child.on("exit", (code, signal) => {
@@ -135,12 +159,14 @@ function startNode(id: string, log: string, opts: DevOptions, urls: string[]): D
   return node;
 }
 
-async function waitForLine(file: string, needle: string, node: DevNode, timeoutMs: number): Promise<void> {
+/** Waits for a log line; returns the `http` address logged on it, if any. */
+async function waitForLine(file: string, needle: string, node: DevNode, timeoutMs: number): Promise<string | undefined> {
   const { readFileSync } = await import("node:fs");
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const text = readFileSync(file, "utf8");
-    if (text.includes(needle)) return;
+    const line = text.split("\n").find((l) => l.includes(needle));
+    if (line !== undefined) return /"http":"([^"]+)"/.exec(line)?.[1];
     if (node.exitCode !== null) throw new Error(`exited with code ${node.exitCode}:\n${text.split("\n").slice(-8).join("\n")}`);
     if (Date.now() > deadline) throw new Error(`not up after ${timeoutMs / 1000} s`);
     await sleep(50);
@@ -180,7 +206,7 @@ function renderStatus(status: ClusterStatus | null, nodes: DevNode[]): string[] 
   for (const n of nodes) {
     const m = status.members.find((x) => x.id === n.id);
     const proc = n.exitCode === null ? `pid ${n.child.pid}` : `exited (${n.exitCode}), see ${n.log}`;
-    out.push(`  ${n.id.padEnd(8)} ${(m?.state ?? "-").padEnd(8)} partitions ${String(m?.partitions ?? 0).padStart(4)}  actors ${String(m?.actors ?? 0).padStart(6)}  ${proc}`);
+    out.push(`  ${n.id.padEnd(8)} ${(m?.state ?? "-").padEnd(8)} partitions ${String(m?.partitions ?? 0).padStart(4)}  actors ${String(m?.actors ?? 0).padStart(6)}  ${n.http ?? ""}  ${proc}`);
   }
   return out;
 }

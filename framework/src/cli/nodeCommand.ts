@@ -3,7 +3,9 @@ import { ConfigError } from "../errors.js";
 import type { Role } from "../membership/types.js";
 import { createNode } from "../node/createNode.js";
 import { createLogger } from "../node/logger.js";
-import { loadApp } from "./loadApp.js";
+import { httpOptions, type HttpCliOptions } from "../http/cli.js";
+import { createHttpNode } from "../http/createHttpNode.js";
+import { appEntry, loadApp } from "./loadApp.js";
 import { resolveNatsUrls } from "./natsUrls.js";
 
 /** `berth node`: runs one node of an app against a NATS cluster until SIGTERM/SIGINT. */
@@ -19,13 +21,16 @@ export function registerNode(program: Command): void {
     .option("--capacity <n>", "relative weight in placement", "1")
     .option("--log-level <level>", "trace, debug, info, warn, error", process.env.BERTH_LOG_LEVEL ?? "info")
     .option("--shutdown-timeout <ms>", "how long a graceful stop may take before the process exits anyway", "30000")
-    .action(async (opts: { app: string; nats?: string; id?: string; role: string; cluster: string; capacity: string; logLevel: string; shutdownTimeout: string }) => {
+    .option("--http <[host:]port>", "serve the app's HTTP routes (worker) or forward them (gateway) on this address; port 0 picks a free one")
+    .option("--http-advertise <url>", "the URL other nodes use to reach this node's HTTP port (default http://<host>:<port>)")
+    .option("--cookie-secure", "mark the session cookie Secure (behind HTTPS); also BERTH_COOKIE_SECURE=1")
+    .action(async (opts: { app: string; nats?: string; id?: string; role: string; cluster: string; capacity: string; logLevel: string; shutdownTimeout: string } & HttpCliOptions) => {
       if (opts.role !== "worker" && opts.role !== "gateway") throw new ConfigError(`--role must be worker or gateway; got ${opts.role}`);
       const capacity = Number(opts.capacity);
       if (!(capacity > 0)) throw new ConfigError(`--capacity must be a positive number; got ${opts.capacity}`);
       const app = await loadApp(opts.app);
       const log = createLogger({ level: opts.logLevel, bindings: opts.id ? { node: opts.id } : {} });
-      const node = await createNode({
+      const nodeOptions = {
         actors: app.actors,
         ...(app.providers ? { providers: app.providers } : {}),
         nats: { servers: resolveNatsUrls(opts.nats) },
@@ -34,8 +39,11 @@ export function registerNode(program: Command): void {
         capacity,
         logger: log,
         ...(opts.id ? { id: opts.id } : {}),
-      });
-      log.info({ id: node.id, role: opts.role, epoch: node.view.epoch, pid: process.pid }, "node up");
+      };
+      const http = await httpOptions(opts, appEntry(opts.app), opts.role as Role, log);
+      const served = http === null ? null : await createHttpNode({ ...nodeOptions, http });
+      const node = served?.node ?? (await createNode(nodeOptions));
+      log.info({ id: node.id, role: opts.role, epoch: node.view.epoch, pid: process.pid, ...(served ? { http: served.url } : {}) }, "node up");
       let stopping = false;
       const shutdown = (signal: string): void => {
         if (stopping) return;
@@ -46,7 +54,7 @@ export function registerNode(program: Command): void {
           process.exit(1);
         }, Number(opts.shutdownTimeout));
         limit.unref();
-        node.stop().then(
+        (served ?? node).stop().then(
           () => process.exit(0),
           (err: unknown) => {
             log.error({ err }, "stop failed");

@@ -4,7 +4,7 @@ import { ConfigError } from "../errors.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
 import type { Transport } from "../transport/types.js";
 import { encodeTable, rebalance, type PartitionTable, type PlacementOptions } from "../placement/index.js";
-import { decodeHeartbeat, encodeJson, sameMembers, sortMembers, tableOfView } from "./codec.js";
+import { decodeHeartbeat, encodeJson, placedMembers, sameMembers, sortMembers, tableOfView } from "./codec.js";
 import { memberLiveness, nodeLifecycle, xstateClock } from "./machines.js";
 import type { Heartbeat, Member, NodeDirectory, NodeRecord, NodeRecordStats, NodeState, StoredView, View, ViewStore } from "./types.js";
 
@@ -99,6 +99,8 @@ export class Membership {
   private readonly stops: Array<() => void> = [];
   private stopped = false;
   private started = false;
+  /** Set once a leaving node has handed everything over: the next proposal removes it. */
+  private handedOver = false;
   private lastRecordAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: MembershipOptions) {
@@ -135,9 +137,13 @@ export class Membership {
     return v === "isolated" ? "up" : (v as NodeState);
   }
 
-  /** True while this node may serve: it is up, in the view, and its lease is fresh. */
+  /**
+   * True while this node may serve: it is up (or leaving, handing its partitions over), in the
+   * view, and its lease is fresh.
+   */
   leaseValid(): boolean {
-    return this.lifecycle.getSnapshot().value === "up" && this.options.clock.now() - this.lastRenewal < this.timing.leaseMs;
+    const v = this.lifecycle.getSnapshot().value;
+    return (v === "up" || v === "leaving") && this.options.clock.now() - this.lastRenewal < this.timing.leaseMs;
   }
 
   /** Calls `fn(view, previous)` on every view change. Returns the unsubscribe function. */
@@ -189,12 +195,20 @@ export class Membership {
     log.info({ epoch: this.view.epoch, members: this.view.members.length }, "joined the cluster");
   }
 
-  /** Leaves gracefully: removes this node from the view and stops. */
-  async leave(timeoutMs = 10_000): Promise<void> {
+  /**
+   * Leaves gracefully: marks this node leaving (it stays a member but is placed nowhere, so its
+   * partitions move to their new owners while it can still hand them over), waits for
+   * `handOver`, then removes it from the view and stops.
+   */
+  async leave(timeoutMs = 10_000, handOver: () => Promise<void> = async () => undefined): Promise<void> {
     if (this.stopped) return;
     this.lifecycle.send({ type: "LEAVE" });
     await this.propose();
     try {
+      await this.until(() => this.view.members.find((m) => m.id === this.self.id)?.leaving === true || !this.view.members.some((m) => m.id === this.self.id), timeoutMs, "mark this node leaving");
+      await handOver();
+      this.handedOver = true;
+      await this.propose();
       await this.until(() => !this.view.members.some((m) => m.id === this.self.id), timeoutMs, "leave the view");
     } finally {
       this.lifecycle.send({ type: "LEFT" });
@@ -353,8 +367,15 @@ export class Membership {
         changed = true;
       }
     } else if (state === "leaving" && members.has(this.self.id)) {
-      members.delete(this.self.id);
-      changed = true;
+      const mine = members.get(this.self.id) as Member;
+      if (this.handedOver) {
+        members.delete(this.self.id);
+        changed = true;
+      } else if (mine.leaving !== true) {
+        // Stay a member (reachable) while the partitions move away; be placed nowhere.
+        members.set(this.self.id, { ...mine, leaving: true });
+        changed = true;
+      }
     }
     // Only the lowest-id live member removes dead peers, and only while its own lease holds:
     // a node that is itself cut off must not evict the others.
@@ -369,7 +390,7 @@ export class Membership {
     if (!changed) return null;
     const sorted = sortMembers([...members.values()]);
     const epoch = this.view.epoch + 1;
-    const workers = sorted.filter((m) => m.roles.includes("worker")).map((m) => ({ id: m.id, capacity: m.capacity }));
+    const workers = placedMembers(sorted).map((m) => ({ id: m.id, capacity: m.capacity }));
     // The new table grows from the current one: orphans go to their first backups and only the
     // minimum number of partitions move (placement/rebalance.ts).
     const table = workers.length === 0 ? null : encodeTable(rebalance(this.viewTable, { epoch, members: workers }, this.options.placement));

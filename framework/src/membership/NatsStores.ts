@@ -1,3 +1,4 @@
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
@@ -45,6 +46,8 @@ export class NatsViewStore implements ViewStore {
   malformed = 0;
 
   private constructor(
+    private readonly nc: NatsConnection,
+    private readonly bucket: string,
     private readonly kv: KV,
     private readonly log: Logger,
   ) {}
@@ -55,14 +58,16 @@ export class NatsViewStore implements ViewStore {
     if (!safe && clusterReplicas(nc) > 1) {
       log.warn({ version: nc.info?.version }, "nats-server before 2.9.21 cannot compare-and-set on replicated storage; keeping the view in an R1 bucket (upgrade to >= 2.10)");
     }
-    const kv = await createBucket(new Kvm(nc), `berth_${cluster}_view`, replicas, log, { history: 1 });
-    return new NatsViewStore(kv, log);
+    const bucket = `berth_${cluster}_view`;
+    const kv = await createBucket(new Kvm(nc), bucket, replicas, log, { history: 1 });
+    return new NatsViewStore(nc, bucket, kv, log);
   }
 
   /** Opens the bucket without creating it (for tools such as `berth status`); null if absent. */
   static async bind(nc: NatsConnection, cluster: string, log: Logger): Promise<NatsViewStore | null> {
     try {
-      return new NatsViewStore(await new Kvm(nc).open(`berth_${cluster}_view`, { bindOnly: true }), log);
+      const bucket = `berth_${cluster}_view`;
+      return new NatsViewStore(nc, bucket, await new Kvm(nc).open(bucket, { bindOnly: true }), log);
     } catch {
       return null;
     }
@@ -84,25 +89,41 @@ export class NatsViewStore implements ViewStore {
     }
   }
 
+  /**
+   * Calls `onChange` with the stored view whenever it changes. Listens with a core NATS
+   * subscription on the key's subject and re-reads the key (coalesced), rather than a KV
+   * watch: a JetStream ordered consumer keeps idle-heartbeat timers that outlive a closed
+   * connection (they kept test processes from exiting), and the periodic reconcile covers
+   * anything a core subscription misses while disconnected.
+   */
   watch(onChange: (stored: StoredView) => void): () => void {
     let stopped = false;
-    let iter: { stop(): void } | undefined;
-    void (async () => {
-      try {
-        const it = await this.kv.watch({ key: VIEW_KEY });
-        iter = it;
-        if (stopped) it.stop();
-        for await (const e of it) {
-          if (e.operation !== "PUT") continue;
-          onChange(this.decode(e.value, e.revision));
-        }
-      } catch (err) {
-        if (!stopped) this.log.warn({ err }, "view watch ended; periodic reconcile continues");
+    let reading = false;
+    let again = false;
+    const reread = async (): Promise<void> => {
+      if (reading) {
+        again = true;
+        return;
       }
-    })();
+      reading = true;
+      try {
+        do {
+          again = false;
+          const stored = await this.read().catch((err: unknown) => {
+            this.log.debug({ err }, "view re-read after a change notice failed; periodic reconcile continues");
+            return null;
+          });
+          if (!stopped && stored !== null) onChange(stored);
+        } while (again && !stopped);
+      } finally {
+        reading = false;
+      }
+    };
+    const sub = this.nc.subscribe(`$KV.${this.bucket}.${VIEW_KEY}`, { callback: () => void reread() });
+    void reread();
     return () => {
       stopped = true;
-      iter?.stop();
+      if (!this.nc.isClosed()) sub.unsubscribe();
     };
   }
 
@@ -129,20 +150,24 @@ export class NatsDirectory implements NodeDirectory {
   malformed = 0;
 
   private constructor(
+    private readonly nc: NatsConnection,
+    private readonly bucket: string,
     private readonly kv: KV,
     private readonly log: Logger,
   ) {}
 
   static async open(nc: NatsConnection, cluster: string, log: Logger): Promise<NatsDirectory> {
     // Records of dead nodes age out after an hour; live nodes rewrite theirs every few seconds.
-    const kv = await createBucket(new Kvm(nc), `berth_${cluster}_nodes`, clusterReplicas(nc), log, { history: 1, ttl: 3_600_000 });
-    return new NatsDirectory(kv, log);
+    const bucket = `berth_${cluster}_nodes`;
+    const kv = await createBucket(new Kvm(nc), bucket, clusterReplicas(nc), log, { history: 1, ttl: 3_600_000 });
+    return new NatsDirectory(nc, bucket, kv, log);
   }
 
   /** Opens the bucket without creating it; null if absent. */
   static async bind(nc: NatsConnection, cluster: string, log: Logger): Promise<NatsDirectory | null> {
     try {
-      return new NatsDirectory(await new Kvm(nc).open(`berth_${cluster}_nodes`, { bindOnly: true }), log);
+      const bucket = `berth_${cluster}_nodes`;
+      return new NatsDirectory(nc, bucket, await new Kvm(nc).open(bucket, { bindOnly: true }), log);
     } catch {
       return null;
     }
@@ -158,8 +183,13 @@ export class NatsDirectory implements NodeDirectory {
 
   async list(): Promise<NodeRecord[]> {
     const out: NodeRecord[] = [];
-    const keys = await this.kv.keys();
-    for await (const k of keys) {
+    // The keys come from the stream's per-subject counts, not `kv.keys()`: that one runs an
+    // ordered consumer whose heartbeat timer can outlive a closed connection.
+    const prefix = `$KV.${this.bucket}.`;
+    const jsm = await jetstreamManager(this.nc);
+    const info = await jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}>` });
+    const keys = Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
+    for (const k of keys) {
       const e = await this.kv.get(k);
       if (e === null || e.operation !== "PUT") continue;
       try {

@@ -28,6 +28,7 @@ function member(o: Record<string, unknown>, what: string): Member {
     roles: roles as Role[],
     capacity: num(o, "capacity", 0.001, 1000, what),
     incarnation: str(o, "incarnation", 64, what),
+    ...(o.leaving === true ? { leaving: true } : {}),
   };
 }
 
@@ -50,9 +51,14 @@ export function decodeView(bytes: Uint8Array): View {
   return view;
 }
 
-/** The ids of a view's workers: the members its table places partitions on. */
+/** The members a view's table places partitions on: workers that are not leaving. */
+export function placedMembers(members: readonly Member[]): Member[] {
+  return members.filter((m) => m.roles.includes("worker") && m.leaving !== true);
+}
+
+/** The ids of `placedMembers`. */
 export function workerIds(members: readonly Member[]): string[] {
-  return members.filter((m) => m.roles.includes("worker")).map((m) => m.id);
+  return placedMembers(members).map((m) => m.id);
 }
 
 /**
@@ -110,7 +116,7 @@ export function sameMembers(a: readonly Member[], b: readonly Member[]): boolean
   if (a.length !== b.length) return false;
   return a.every((m, i) => {
     const o = b[i] as Member;
-    return m.id === o.id && m.incarnation === o.incarnation && m.capacity === o.capacity && m.roles.join() === o.roles.join();
+    return m.id === o.id && m.incarnation === o.incarnation && m.capacity === o.capacity && m.roles.join() === o.roles.join() && (m.leaving === true) === (o.leaving === true);
   });
 }
 

@@ -16,6 +16,8 @@ export interface Member {
   readonly capacity: number;
   /** Random per process start: a restarted node with the same id is a new incarnation. */
   readonly incarnation: string;
+  /** A node shutting down gracefully: still a member (it hands its partitions over), placed nowhere. */
+  readonly leaving?: boolean;
 }
 
 /**

@@ -3,7 +3,14 @@ import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Activation } from "../actor/Activation.js";
 import type { ActorType } from "../actor/defineActor.js";
-import { ConfigError, DeadlineExceededError, NodeStoppedError, NodeUnreachableError, NotOwnerError, SelfCallError } from "../errors.js";
+import type { HostHooks } from "../actor/ActorHost.js";
+import { ConfigError, DeadlineExceededError, MalformedMessageError, NodeStoppedError, NodeUnreachableError, NotOwnerError, SelfCallError } from "../errors.js";
+import { PartitionManager, type MoveStats } from "../migration/PartitionManager.js";
+import { BackupStore } from "../replication/BackupStore.js";
+import { checkItems } from "../replication/items.js";
+import { openEventLog, type EventLog } from "../replication/log/index.js";
+import { Replicator, type ReplicationStats } from "../replication/Replicator.js";
+import { sendControl, type ControlMessage } from "../transport/control.js";
 import { Membership, type MembershipTiming } from "../membership/Membership.js";
 import { NatsDirectory, NatsViewStore } from "../membership/NatsStores.js";
 import type { NodeRecord, NodeRecordStats, Role, View } from "../membership/types.js";
@@ -14,6 +21,7 @@ import { sendCall, sendCallWith, serveCalls, type RpcCounters } from "../transpo
 import type { CallRequest } from "../transport/wire.js";
 import { copyArgs } from "../state/walk.js";
 import { BerthNode, type NodeOptions, type NodeStats } from "./BerthNode.js";
+import { toMillis, type Duration } from "../time/duration.js";
 
 /** Options of a node that joins a cluster on NATS. */
 export interface ClusterNodeOptions extends NodeOptions {
@@ -33,6 +41,12 @@ export interface ClusterNodeOptions extends NodeOptions {
   membership?: Partial<MembershipTiming>;
   /** The HTTP address this node serves, published in its record. */
   httpAddress?: string;
+  /** Partitions this node pulls or recovers at once (the move rate limit). Default 64. */
+  moveConcurrency?: number;
+  /** How long a graceful stop waits for its partitions to move before leaving anyway. Default `"20s"`. */
+  shutdownTimeout?: Duration;
+  /** Whether to open the JetStream event log (needed by `sync({ log: true })`). Default true. */
+  eventLog?: boolean;
 }
 
 /** Cluster counters added to `stats()`. */
@@ -43,6 +57,8 @@ export interface ClusterStats extends NodeStats {
   readonly partitionsOwned: number;
   readonly leaseValid: boolean;
   readonly rpc: RpcCounters & { retries: number; redirects: number };
+  readonly replication: ReplicationStats & { backupCopies: number };
+  readonly moves: MoveStats;
 }
 
 const CLUSTER_RE = /^[A-Za-z0-9_-]{1,32}$/;
@@ -65,18 +81,29 @@ export class ClusterNode extends BerthNode {
   private table: PartitionTable;
   private readonly viewWaiters = new Set<() => void>();
   private callSeq = 0;
-  readonly rpcCounters: RpcCounters & { retries: number; redirects: number } = { served: 0, malformed: 0, retries: 0, redirects: 0 };
+  readonly rpcCounters: RpcCounters & { retries: number; redirects: number } = { served: 0, malformed: 0, control: 0, retries: 0, redirects: 0 };
   private readonly directory: NatsDirectory;
   private readonly views: NatsViewStore;
   private recordCache = new Map<string, NodeRecord>();
   private recordTimer: NodeJS.Timeout | undefined;
   private readonly viewListeners = new Set<(view: View) => void>();
+  readonly backups = new BackupStore();
+  readonly replicator: Replicator;
+  readonly partitionManager: PartitionManager;
+  private eventLogHandle: EventLog | null = null;
+  private readonly shutdownTimeoutMs: number;
+  private housekeeping: NodeJS.Timeout | undefined;
+  /** Backup partitions this node no longer backs up, with when that was first seen. */
+  private readonly strayBackups = new Map<number, number>();
 
   private constructor(
     options: ClusterNodeOptions,
     parts: { nc: NatsConnection; cluster: string; views: NatsViewStore; directory: NatsDirectory; id: string },
   ) {
-    super({ ...options, id: parts.id });
+    // The host calls these hooks; they reach the parts built below.
+    const hooks: HostHooks = {};
+    super({ ...options, id: parts.id }, hooks);
+    this.shutdownTimeoutMs = toMillis(options.shutdownTimeout ?? "20s", "shutdownTimeout");
     this.cluster = parts.cluster;
     this.roles = options.roles ?? ["worker"];
     this.nc = parts.nc;
@@ -105,6 +132,34 @@ export class ClusterNode extends BerthNode {
       placement,
       stats: () => this.recordStats(),
     });
+    this.replicator = new Replicator({
+      selfId: this.id,
+      log: this.log,
+      send: (target, msg, timeoutMs) => sendControl(this.transport, target, msg, timeoutMs, this.transport.maxPayload),
+      table: () => this.membership.table,
+      epoch: () => this.view.epoch,
+      ownershipEpoch: (p) => this.partitionManager.ownershipEpoch(p),
+      leaseValid: () => this.membership.leaseValid(),
+      recordOf: (type, id) => this.host.recordOf(type, id),
+      eventLog: () => this.eventLogHandle,
+    });
+    this.partitionManager = new PartitionManager({
+      selfId: this.id,
+      partitions: this.partitions,
+      log: this.log,
+      host: this.host,
+      replicator: this.replicator,
+      backups: this.backups,
+      eventLog: () => this.eventLogHandle,
+      view: () => this.view,
+      table: () => this.membership.table,
+      sendControl: (target, msg, timeoutMs) => sendControl(this.transport, target, msg, timeoutMs, this.transport.maxPayload),
+      reconcile: () => this.membership.reconcile(),
+      ...(options.moveConcurrency !== undefined ? { moveConcurrency: options.moveConcurrency } : {}),
+    });
+    hooks.committed = (turn) => this.replicator.committed(turn);
+    hooks.canRun = (p) => this.partitionManager.canRun(p);
+    hooks.destroyed = (type, id, p) => this.replicator.destroyedPassive(type, id, p);
     this.membership.onView((view) => this.onView(view));
   }
 
@@ -121,12 +176,26 @@ export class ClusterNode extends BerthNode {
       const views = await NatsViewStore.open(nc, cluster, tmpLog);
       const directory = await NatsDirectory.open(nc, cluster, tmpLog);
       const node = new ClusterNode({ ...options, logger: tmpLog }, { nc, cluster, views, directory, id });
-      serveCalls(node.transport, (req) => node.serveRemote(req), { log: node.log, counters: node.rpcCounters, maxPayload: node.transport.maxPayload });
+      if (options.eventLog !== false && node.isWorker) {
+        try {
+          node.eventLogHandle = await openEventLog(nc, { cluster, log: node.log });
+        } catch (err) {
+          node.log.warn({ err }, "could not open the event log: sync({ log: true }) writes will fail and recovery uses backups only");
+        }
+      }
+      serveCalls(node.transport, (req) => node.serveRemote(req), {
+        log: node.log,
+        counters: node.rpcCounters,
+        maxPayload: node.transport.maxPayload,
+        control: (msg) => node.serveControl(msg),
+      });
       await node.membership.start();
       node.onView(node.membership.current);
       await node.refreshRecords();
       node.recordTimer = setInterval(() => void node.refreshRecords(), 2_000);
       node.recordTimer.unref();
+      node.housekeeping = setInterval(() => node.dropStrayBackups(), 10_000);
+      node.housekeeping.unref();
       return node;
     } catch (error) {
       await nc.close().catch(() => undefined);
@@ -200,26 +269,46 @@ export class ClusterNode extends BerthNode {
    */
   private route(typeName: string, id: string, method: string, args: unknown[], deadline: number): Promise<unknown> {
     const partition = partitionOf(id, this.partitions);
-    const owner = this.stopped ? null : this.ownerOf(partition);
-    if (owner !== null && owner !== this.id) {
-      const callId = this.nextCallId();
-      const req: CallRequest = { callId, actorType: typeName, actorId: id, method, args, ttlMs: Math.min(deadline - Date.now(), ATTEMPT_MS), epoch: this.view.epoch, from: this.id };
-      if (req.ttlMs > 0) {
-        return new Promise((resolve, reject) =>
-          sendCallWith(this.transport, owner, req, this.transport.maxPayload, resolve, (error: unknown) =>
-            this.retryAfter(error, deadline)
-              .then(() => this.routeRetry(typeName, id, method, args, deadline, partition, callId))
-              .then(resolve, reject),
-          ),
-        );
+    if (!this.stopped) {
+      const admission = this.partitionManager.admit(partition);
+      if (admission === "run" && this.membership.leaseValid()) {
+        return this.runHere(partition, typeName, id, method, args, deadline, undefined).catch((error: unknown) => {
+          if (!(error instanceof NotOwnerError)) throw error;
+          return this.routeRetry(typeName, id, method, args, deadline, partition, undefined);
+        });
       }
-    } else if (owner === this.id && this.membership.leaseValid()) {
-      return this.host.invoke(typeName, id, method, args, deadline).catch((error: unknown) => {
-        if (!(error instanceof NotOwnerError)) throw error;
-        return this.routeRetry(typeName, id, method, args, deadline, partition, undefined);
-      });
+      const owner = admission === "elsewhere" ? this.ownerOf(partition) : null;
+      if (owner !== null && owner !== this.id) {
+        const callId = this.nextCallId();
+        const req: CallRequest = { callId, actorType: typeName, actorId: id, method, args, ttlMs: Math.min(deadline - Date.now(), ATTEMPT_MS), epoch: this.view.epoch, from: this.id };
+        if (req.ttlMs > 0) {
+          return new Promise((resolve, reject) =>
+            sendCallWith(this.transport, owner, req, this.transport.maxPayload, resolve, (error: unknown) =>
+              this.retryAfter(error, deadline)
+                .then(() => this.routeRetry(typeName, id, method, args, deadline, partition, callId))
+                .then(resolve, reject),
+            ),
+          );
+        }
+      }
     }
     return this.routeRetry(typeName, id, method, args, deadline, partition, undefined);
+  }
+
+  /** Runs a call on this node, counted as in flight for its partition (a move waits for it). */
+  private runHere(partition: number, typeName: string, id: string, method: string, args: unknown[], deadline: number, callId: string | undefined): Promise<unknown> {
+    const pm = this.partitionManager;
+    pm.begin(partition);
+    return this.host.invoke(typeName, id, method, args, deadline, callId).then(
+      (result) => {
+        pm.end(partition);
+        return result;
+      },
+      (error: unknown) => {
+        pm.end(partition);
+        throw error;
+      },
+    );
   }
 
   /** Whether a failed attempt may be retried; waits as appropriate first. Rethrows otherwise. */
@@ -247,20 +336,28 @@ export class ClusterNode extends BerthNode {
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new DeadlineExceededError(this.callTimeoutMs, `routing ${typeName}/${id} (partition ${partition})`);
       this.rpcCounters.retries++;
+      const admission = this.partitionManager.admit(partition);
+      if (admission === "run" && this.membership.leaseValid()) {
+        try {
+          return await this.runHere(partition, typeName, id, method, args, deadline, callId);
+        } catch (error) {
+          if (!(error instanceof NotOwnerError)) throw error;
+          continue;
+        }
+      }
+      if (admission === "hold" || admission === "run") {
+        // The partition is moving or recovering here (or the lease is being renewed): wait for it.
+        await this.partitionManager.hold(partition, Math.min(remaining, 250));
+        continue;
+      }
       const owner = this.ownerOf(partition);
       if (owner === null) {
         await this.waitForView(Math.min(remaining, 250));
         continue;
       }
       if (owner === this.id) {
-        if (this.membership.leaseValid()) {
-          try {
-            return await this.host.invoke(typeName, id, method, args, deadline, callId);
-          } catch (error) {
-            if (!(error instanceof NotOwnerError)) throw error;
-          }
-        }
-        await this.pause(Math.min(remaining, (backoff = Math.min(backoff * 2, 250))));
+        // Ours in the view but not serving yet: the acquisition is about to start.
+        await this.pause(Math.min(remaining, (backoff = Math.min(backoff * 2, 50))));
         continue;
       }
       callId ??= this.nextCallId();
@@ -289,37 +386,83 @@ export class ClusterNode extends BerthNode {
 
   private serveOwned(req: CallRequest): Promise<unknown> {
     const partition = partitionOf(req.actorId, this.partitions);
+    const admission = this.partitionManager.admit(partition);
+    if (admission === "run" && this.membership.leaseValid()) {
+      let args: unknown[];
+      try {
+        args = copyArgs(req.args, `${req.actorType}.${req.method}() args`);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return this.runHere(partition, req.actorType, req.actorId, req.method, args, Date.now() + req.ttlMs, req.callId);
+    }
+    if (admission === "hold" && req.ttlMs > 50) {
+      // Moving or recovering here: hold the call (bounded), then decide again.
+      const started = Date.now();
+      return this.partitionManager.hold(partition, Math.min(req.ttlMs - 50, 1_000)).then(() => this.serveOwned({ ...req, ttlMs: req.ttlMs - (Date.now() - started) }));
+    }
     const owner = this.ownerOf(partition);
-    if (owner !== this.id || !this.membership.leaseValid()) {
-      return Promise.reject(new NotOwnerError(partition, this.view.epoch, owner !== this.id ? owner : null));
+    return Promise.reject(new NotOwnerError(partition, this.view.epoch, owner !== this.id ? owner : null));
+  }
+
+  /** Control messages from other nodes: replication to this node's backups, and moves. */
+  private async serveControl(msg: ControlMessage): Promise<unknown> {
+    switch (msg.op) {
+      case "repl":
+        return this.onReplicate(msg);
+      case "pull":
+      case "done":
+        return this.partitionManager.handleControl(msg);
+      default:
+        throw new MalformedMessageError(`unknown control operation ${JSON.stringify(msg.op)}`);
     }
-    let args: unknown[];
-    try {
-      args = copyArgs(req.args, `${req.actorType}.${req.method}() args`);
-    } catch (error) {
-      return Promise.reject(error);
+  }
+
+  /** Applies replicated deltas to this node's hot backup copies, from current members only. */
+  private async onReplicate(msg: ControlMessage): Promise<unknown> {
+    if (typeof msg.from !== "string" || typeof msg.e !== "number") throw new MalformedMessageError("replication needs from and e");
+    const items = checkItems(msg.items);
+    if (msg.e > this.view.epoch) await this.membership.reconcile();
+    // A node declared down (failover) is no longer a member: its late writes are refused here,
+    // so it can never collect the acknowledgements it would need to answer its callers.
+    if (!this.view.members.some((m) => m.id === msg.from)) return { applied: [], needFull: [], rejected: "not-a-member" };
+    const mine = items.filter((it) => this.partitionManager.state(it.p) !== "serving");
+    const served = items.filter((it) => this.partitionManager.state(it.p) === "serving").map((it): [string, number] => [`${it.t}/${it.i}`, it.s]);
+    const result = this.backups.apply(mine);
+    return { applied: [...result.applied, ...served], needFull: result.needFull };
+  }
+
+  /** Drops backup copies of partitions this node has not backed up for a minute. */
+  private dropStrayBackups(): void {
+    const table = this.membership.table;
+    const now = Date.now();
+    for (const p of this.backups.partitions()) {
+      const backedUp = table !== null && table.members.length > 0 && (table.ownerOf(p) === this.id || table.backupsOf(p).includes(this.id));
+      if (backedUp) {
+        this.strayBackups.delete(p);
+        continue;
+      }
+      const since = this.strayBackups.get(p) ?? now;
+      this.strayBackups.set(p, since);
+      if (now - since > 60_000) {
+        this.backups.drop(p);
+        this.strayBackups.delete(p);
+      }
     }
-    return this.host.invoke(req.actorType, req.actorId, req.method, args, Date.now() + req.ttlMs, req.callId);
   }
 
   private ownerOf(partition: number): string | null {
     return this.table.members.length === 0 ? null : this.table.ownerOf(partition);
   }
 
-  /** Recomputes the table; forgets actors of partitions this node no longer owns. */
+  /** Takes the new table and lets the partition manager start, reverse or cancel moves. */
   private onView(view: View): void {
-    const previous = this.table;
     const table = this.membership.table;
     if (table !== null && table.partitions !== this.partitions) {
       this.log.error({ cluster: table.partitions, node: this.partitions }, "this node's partition count differs from the cluster's; it cannot serve");
     }
     this.table = table ?? computeTable({ epoch: view.epoch, members: [] }, { partitions: this.partitions, backups: 1 });
-    if (previous.members.includes(this.id)) {
-      for (const p of previous.ownedBy(this.id)) {
-        const now = this.ownerOf(p);
-        if (now !== this.id) this.host.dropPartition(p, () => new NotOwnerError(p, view.epoch, now));
-      }
-    }
+    if (this.isWorker) this.partitionManager.onView(view, table);
     for (const wake of this.viewWaiters) wake();
     this.viewWaiters.clear();
     void this.refreshRecords();
@@ -349,7 +492,20 @@ export class ClusterNode extends BerthNode {
 
   private recordStats(): NodeRecordStats {
     const s = this.host.stats();
-    return { actors: s.active, partitions: this.isWorker && this.table.members.includes(this.id) ? this.table.ownedBy(this.id).length : 0, epoch: this.view.epoch, passive: s.passive };
+    const moving = Object.values(this.partitionManager.stats.inMotion).reduce((a, b) => a + b, 0);
+    return {
+      actors: s.active,
+      partitions: this.isWorker && this.table.members.includes(this.id) ? this.table.ownedBy(this.id).length : 0,
+      epoch: this.view.epoch,
+      passive: s.passive,
+      moving,
+      movesStarted: this.partitionManager.stats.movesStarted,
+      movesFinished: this.partitionManager.stats.movesFinished,
+      movesAborted: this.partitionManager.stats.movesAborted,
+      recoveries: this.partitionManager.stats.recoveries,
+      replicationLagMs: this.replicator.stats.lagMs,
+      backupCopies: this.backups.size,
+    };
   }
 
   override stats(): ClusterStats {
@@ -361,19 +517,36 @@ export class ClusterNode extends BerthNode {
       partitionsOwned: this.table.members.includes(this.id) ? this.table.ownedBy(this.id).length : 0,
       leaseValid: this.membership.leaseValid(),
       rpc: { ...this.rpcCounters },
+      replication: { ...this.replicator.stats, backupCopies: this.backups.size },
+      moves: { ...this.partitionManager.stats, inMotion: { ...this.partitionManager.stats.inMotion } },
     };
   }
 
-  /** Leaves the cluster gracefully and closes the connection. */
+  /** The event log, if this node opened one. */
+  get eventLog(): EventLog | null {
+    return this.eventLogHandle;
+  }
+
+  /**
+   * Stops gracefully: this node is marked leaving, its partitions move to their new owners
+   * (nothing is lost and no call fails), then it leaves the view and closes its connection.
+   * After `shutdownTimeout` it leaves anyway (logged); replicated actors then survive in backups.
+   */
   override async stop(): Promise<void> {
     if (this.stopped) return;
     clearInterval(this.recordTimer);
+    clearInterval(this.housekeeping);
+    const started = Date.now();
     try {
-      await this.membership.leave();
+      await this.membership.leave(this.shutdownTimeoutMs, () => this.partitionManager.handedOver(this.shutdownTimeoutMs));
+      this.log.info({ ms: Date.now() - started }, "left the cluster; every partition handed over");
     } catch (err) {
-      this.log.warn({ err }, "could not leave the view cleanly; peers will declare this node down");
+      this.log.warn({ err, ms: Date.now() - started }, "could not hand everything over in time; leaving anyway (replicated actors live on in backups)");
     }
+    this.partitionManager.stop();
+    this.replicator.close();
     await super.stop();
+    await this.eventLogHandle?.close().catch(() => undefined);
     await this.transport.close();
     await this.nc.drain().catch(() => undefined);
   }
@@ -381,7 +554,10 @@ export class ClusterNode extends BerthNode {
   /** Stops at once without leaving the view, as a crash would (for tests). */
   async crash(): Promise<void> {
     clearInterval(this.recordTimer);
+    clearInterval(this.housekeeping);
     this.membership.stop();
+    this.partitionManager.stop();
+    this.replicator.close();
     await super.stop();
     await this.transport.close();
     await this.nc.close().catch(() => undefined);

@@ -1,11 +1,14 @@
 import type { Logger } from "pino";
 import { DEFAULT_MAX_PAYLOAD, decodeCallReply, decodeCallRequest, encodeCallReply, encodeCallRequest, errorReply, type CallRequest } from "./wire.js";
 import type { Transport } from "./types.js";
+import { decodeControl, encodeControlError, encodeControlReply, isControlFrame, type ControlMessage } from "./control.js";
 
 /** Counts kept by the call server, exported in node stats. */
 export interface RpcCounters {
   served: number;
   malformed: number;
+  /** Control messages served (replication, transfers). */
+  control: number;
 }
 
 /**
@@ -16,10 +19,11 @@ export interface RpcCounters {
 export function serveCalls(
   transport: Transport,
   handle: (req: CallRequest) => Promise<unknown>,
-  options: { maxPayload?: number; log: Logger; counters: RpcCounters },
+  options: { maxPayload?: number; log: Logger; counters: RpcCounters; control?: (msg: ControlMessage) => Promise<unknown> },
 ): void {
   const limit = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
   transport.serve((bytes, respond) => {
+    if (options.control !== undefined && isControlFrame(bytes)) return serveControl(bytes, respond, options.control, limit, options);
     let req: CallRequest;
     try {
       req = decodeCallRequest(bytes, limit);
@@ -40,6 +44,34 @@ export function serveCalls(
       (error: unknown) => respond(errorReply(error, limit)),
     );
   });
+}
+
+function serveControl(
+  bytes: Uint8Array,
+  respond: (reply: Uint8Array) => void,
+  handle: (msg: ControlMessage) => Promise<unknown>,
+  limit: number,
+  options: { log: Logger; counters: RpcCounters },
+): void {
+  let msg: ControlMessage;
+  try {
+    msg = decodeControl(bytes, limit);
+  } catch (error) {
+    options.counters.malformed++;
+    options.log.warn({ err: error, bytes: bytes.length }, "malformed control message rejected");
+    return respond(encodeControlError(error, limit));
+  }
+  options.counters.control++;
+  let pending: Promise<unknown>;
+  try {
+    pending = handle(msg);
+  } catch (error) {
+    return respond(encodeControlError(error, limit));
+  }
+  pending.then(
+    (result) => respond(encodeControlReply(result, limit)),
+    (error: unknown) => respond(encodeControlError(error, limit)),
+  );
 }
 
 /**

@@ -1,0 +1,49 @@
+import type { ServerResponse } from "node:http";
+
+/**
+ * The headers nodes exchange when one forwards a request to another. None of them is trusted
+ * for anything that matters: the session comes only from the signed cookie, and a client that
+ * forges these headers gets at worst a 421 or its own cookie back.
+ */
+export const H = {
+  /** Every response: the id of the node that ran the request's route (the session's owner). */
+  node: "x-berth-node",
+  /** On a forwarded request: the forwarder's id. The receiver answers 421 rather than forward again. */
+  forwardedBy: "x-berth-forwarded-by",
+  /** On a forwarded request: the forwarder's view epoch; on a 421: the receiver's. */
+  epoch: "x-berth-epoch",
+  /** On a forwarded request: the forwarder created this session; set its cookie in the response. */
+  newSession: "x-berth-new-session",
+  /** On a 421: Berth's redirect (not the app's), safe to retry elsewhere — nothing ran. */
+  misdirected: "x-berth-misdirected",
+} as const;
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and those a proxy must not pass on. */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "expect"]);
+
+/** Whether a header must not be forwarded (hop-by-hop, or named by `Connection`). */
+export function isHopByHop(name: string, connection: string | undefined): boolean {
+  if (HOP_BY_HOP.has(name)) return true;
+  return connection !== undefined && connection.toLowerCase().split(",").some((t) => t.trim() === name);
+}
+
+/** Writes a small JSON body with its status, unless headers already went out. */
+export function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.end(text);
+}
+
+/** Answers 421: this node does not own the session; nothing ran, the forwarder may retry. */
+export function sendMisdirected(res: ServerResponse, nodeId: string, epoch: number, owner: string | null): void {
+  sendJson(
+    res,
+    421,
+    { error: `node ${nodeId} does not own this session at epoch ${epoch}${owner ? `; its owner is ${owner}` : ""}; retry through any node`, epoch, owner },
+    { [H.misdirected]: "1", [H.epoch]: String(epoch) },
+  );
+}

@@ -1,0 +1,44 @@
+import type { HttpBindings } from "@hono/node-server";
+import type { Hono } from "hono";
+import type { ActorRef, AnyActorDefinition } from "../actor/types.js";
+
+/**
+ * A typed reference to one of the session's actors: every actor type of a session uses the
+ * session id as its actor id, so they all live on the session's node.
+ * @example const cart = c.var.session(Cart); await cart.add("sku-1", 2);
+ */
+export type SessionRefs = <A extends AnyActorDefinition>(def: A) => ActorRef<A>;
+
+/** What every route handler finds in `c.var`. */
+export interface BerthVariables {
+  /** References to this request's session actors: `c.var.session(Cart).add(...)`. */
+  session: SessionRefs;
+  /** The session id (from the signed cookie, or new). */
+  sessionId: string;
+  /** True when the request carried no valid session cookie: the session starts now, and its cookie is set if a handler calls it. */
+  newSession: boolean;
+  /** The id of the node serving this request (the session's owner). */
+  nodeId: string;
+}
+
+/** Hono's environment for Berth routes: Node bindings and the session variables. */
+export interface BerthEnv {
+  Bindings: HttpBindings;
+  Variables: BerthVariables;
+}
+
+/** The Hono app an app's routes are registered on. */
+export type HttpApp = Hono<BerthEnv>;
+
+/** Options of `defineHttp`. */
+export interface HttpAppOptions {
+  /** Largest request body accepted, in bytes; larger ones get 413. Default 65,536 (64 KiB). */
+  bodyLimit?: number;
+}
+
+/** An app's HTTP routes, as `defineHttp` returns them. Export it from the app module as `http`. */
+export interface HttpDefinition {
+  readonly kind: "berth-http";
+  readonly setup: (app: HttpApp) => void;
+  readonly bodyLimit: number;
+}

@@ -1,0 +1,607 @@
+import type { Logger } from "pino";
+import { initialTransition, transition, type SnapshotFrom } from "xstate";
+import type { ActorHost } from "../actor/ActorHost.js";
+import type { ActorEntry, ActorRecord } from "../actor/record.js";
+import { MalformedMessageError, NotOwnerError } from "../errors.js";
+import type { View } from "../membership/types.js";
+import type { PartitionTable } from "../placement/index.js";
+import type { BackupStore } from "../replication/BackupStore.js";
+import { actorKey, checkRecord } from "../replication/items.js";
+import type { EventLog } from "../replication/log/index.js";
+import { rebuildFromLog } from "../replication/logRecords.js";
+import type { Replicator } from "../replication/Replicator.js";
+import { stringify } from "../state/serializer.js";
+import type { ControlMessage } from "../transport/control.js";
+import { partitionMachine, type PartitionEvent, type PartitionState } from "./partitionMachine.js";
+
+/** What the manager needs from its node. */
+export interface PartitionManagerDeps {
+  readonly selfId: string;
+  readonly partitions: number;
+  readonly log: Logger;
+  readonly host: ActorHost;
+  readonly replicator: Replicator;
+  readonly backups: BackupStore;
+  eventLog(): EventLog | null;
+  view(): View;
+  table(): PartitionTable | null;
+  sendControl(target: string, msg: ControlMessage, timeoutMs: number): Promise<unknown>;
+  reconcile(): Promise<void>;
+  /** Partitions pulled or recovered at once by this node (the move rate limit). Default 64. */
+  readonly moveConcurrency?: number;
+  /** Longest wait for running turns to finish before a move transfers anyway. Default 10 s. */
+  readonly drainTimeoutMs?: number;
+  /** How long a drained partition waits for its new owner to pull it. Default 60 s. */
+  readonly transferTimeoutMs?: number;
+}
+
+/** How this node handles a call for a partition right now. */
+export type Admission = "run" | "hold" | "elsewhere";
+
+/** Counts of moves and recoveries, exported in node stats. */
+export interface MoveStats {
+  movesStarted: number;
+  movesFinished: number;
+  movesAborted: number;
+  recoveries: number;
+  /** Duration of the last recovery (ms) and the longest one. */
+  lastRecoveryMs: number;
+  maxRecoveryMs: number;
+  /** The longest time a call waited because its partition was moving or recovering (ms). */
+  maxHoldMs: number;
+  /** Partitions not in a steady state right now, by state. */
+  inMotion: Record<string, number>;
+}
+
+type Snapshot = SnapshotFrom<typeof partitionMachine>;
+
+interface Slot {
+  snap: Snapshot;
+  held: Array<() => void>;
+  inflight: number;
+  /** The previous owner to pull from (awaiting). */
+  source: string | null;
+  /** The view epoch at which this node took the partition over (fences its log writes). */
+  epoch: number;
+  /** Records being handed over (transferring), serialized per chunk. */
+  chunks: ActorEntry[][] | null;
+  /** Incremented on every state change: an async step started in an older state stops. */
+  run: number;
+  since: number;
+}
+
+const CHUNK_BYTES = 256 * 1024;
+const MAX_HELD = 10_000;
+const PULL_TIMEOUT_MS = 3_000;
+
+interface PullReply {
+  readonly status: "wait" | "chunk" | "none" | "refused";
+  readonly actors?: ActorEntry[];
+  readonly next?: number | null;
+  readonly total?: number;
+}
+
+/**
+ * Runs the partition machines of one node: reacts to view changes, pulls partitions from
+ * their previous owners (rate-limited), recovers partitions of dead owners, drains and hands
+ * over partitions the view gave away, and decides for every call whether this node runs it,
+ * holds it or sends it elsewhere.
+ */
+export class PartitionManager {
+  private readonly slots: Slot[];
+  private readonly queue: number[] = [];
+  private active = 0;
+  private previous: PartitionTable | null = null;
+  readonly stats: MoveStats = { movesStarted: 0, movesFinished: 0, movesAborted: 0, recoveries: 0, lastRecoveryMs: 0, maxRecoveryMs: 0, maxHoldMs: 0, inMotion: {} };
+  private stopped = false;
+
+  constructor(private readonly deps: PartitionManagerDeps) {
+    const [initial] = initialTransition(partitionMachine);
+    this.slots = Array.from({ length: deps.partitions }, () => ({ snap: initial, held: [], inflight: 0, source: null, epoch: 0, chunks: null, run: 0, since: Date.now() }));
+  }
+
+  state(p: number): PartitionState {
+    return (this.slots[p] as Slot).snap.value as PartitionState;
+  }
+
+  /** The epoch at which this node took `p` over. */
+  ownershipEpoch(p: number): number {
+    return (this.slots[p] as Slot).epoch;
+  }
+
+  /** Whether actors of `p` may run turns (timers included) on this node now. */
+  canRun(p: number): boolean {
+    return this.state(p) === "serving";
+  }
+
+  /** How this node handles a call for `p` now. */
+  admit(p: number): Admission {
+    const st = this.state(p);
+    if (st === "serving") return "run";
+    if (st === "idle" || st === "released") return "elsewhere";
+    return (this.slots[p] as Slot).held.length >= MAX_HELD ? "elsewhere" : "hold";
+  }
+
+  /** Waits (at most `ms`) until `p` changes state; the caller then asks `admit` again. */
+  hold(p: number, ms: number): Promise<void> {
+    const slot = this.slots[p] as Slot;
+    const started = Date.now();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        const waited = Date.now() - started;
+        if (waited > this.stats.maxHoldMs) this.stats.maxHoldMs = waited;
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        slot.held = slot.held.filter((h) => h !== done);
+        done();
+      }, ms);
+      slot.held.push(done);
+    });
+  }
+
+  /** A call for `p` starts or ends running here (draining waits for running calls). */
+  begin(p: number): void {
+    (this.slots[p] as Slot).inflight++;
+  }
+
+  end(p: number): void {
+    (this.slots[p] as Slot).inflight--;
+  }
+
+  /** The node's view changed: start, cancel or reverse moves. */
+  onView(view: View, table: PartitionTable | null): void {
+    const self = this.deps.selfId;
+    const members = new Set(view.members.map((m) => m.id));
+    const previous = this.previous;
+    this.previous = table;
+    if (!members.has(self)) {
+      // Removed from the view while alive: whatever this node held is someone else's now.
+      for (let p = 0; p < this.slots.length; p++) this.reset(p);
+      return;
+    }
+    for (let p = 0; p < this.slots.length; p++) {
+      const owner = table !== null && table.members.length > 0 ? table.ownerOf(p) : null;
+      const st = this.state(p);
+      const slot = this.slots[p] as Slot;
+      if (owner === self) {
+        if (st === "idle" || st === "released") {
+          if (st === "released") this.send(p, { type: "RESET" });
+          slot.epoch = view.epoch;
+          const before = previous !== null && previous.members.length > 0 ? previous.ownerOf(p) : null;
+          slot.source = before !== null && before !== self && members.has(before) ? before : null;
+          this.send(p, slot.source !== null ? { type: "ACQUIRE_FROM_PEER" } : { type: "ACQUIRE_RECOVER" });
+        } else if (st === "draining" || st === "transferring") {
+          slot.epoch = view.epoch;
+          // The records go back into the host before anything may run again.
+          if (st === "transferring") this.deps.host.importActors(p, (slot.chunks ?? []).flat());
+          this.send(p, { type: "RECLAIM" });
+        } else if (st === "serving" && previous !== null && previous.members.length > 0) {
+          // Same owner; if the backups changed, the new ones need everything.
+          const before = new Set(previous.backupsOf(p));
+          if (table !== null && table.backupsOf(p).some((b) => !before.has(b))) this.syncBackups(p);
+        }
+      } else if (st === "serving") {
+        this.send(p, { type: "RELEASE" });
+      } else if (st === "awaiting" || st === "catchingUp" || st === "recovering") {
+        this.send(p, { type: "DISOWN" });
+      }
+    }
+    this.deps.replicator.viewChanged();
+    this.updateInMotion();
+  }
+
+  /** Handles a control message of the move protocol (`pull`, `done`). */
+  async handleControl(msg: ControlMessage): Promise<unknown> {
+    const p = msg.p;
+    if (!Number.isInteger(p) || (p as number) < 0 || (p as number) >= this.slots.length) throw new MalformedMessageError("partition is invalid");
+    if (typeof msg.from !== "string" || typeof msg.e !== "number") throw new MalformedMessageError("from and e are required");
+    if (msg.e > this.deps.view().epoch) await this.deps.reconcile();
+    switch (msg.op) {
+      case "pull":
+        return this.onPull(p as number, msg.from, typeof msg.cursor === "number" ? msg.cursor : 0);
+      case "done":
+        return this.onDone(p as number, msg.from);
+      default:
+        throw new MalformedMessageError(`unknown move operation ${msg.op}`);
+    }
+  }
+
+  /**
+   * Resolves once this node holds no partition any more (a leaving node's partitions were all
+   * pulled by their new owners); rejects after `timeoutMs`.
+   */
+  async handedOver(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      // A partition the table gives to no other node (every worker is leaving) cannot be handed
+      // over: it is not waited for. Replicated actors survive in the log; others end here.
+      const table = this.deps.table();
+      let held = 0;
+      let stranded = 0;
+      for (let p = 0; p < this.slots.length; p++) {
+        if (this.state(p) === "idle") continue;
+        const owner = table !== null && table.members.length > 0 ? table.ownerOf(p) : null;
+        if (owner === null || owner === this.deps.selfId) stranded++;
+        else held++;
+      }
+      if (held === 0) {
+        if (stranded > 0) this.deps.log.warn({ partitions: stranded }, "no other worker to hand these partitions to (every worker is leaving); actors without a log backup end here");
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`${held} partition(s) still here after ${timeoutMs} ms`);
+      await sleep(10);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (let p = 0; p < this.slots.length; p++) this.wake(p);
+  }
+
+  // ---- the machine ----
+
+  private send(p: number, event: PartitionEvent): void {
+    const slot = this.slots[p] as Slot;
+    const before = slot.snap.value;
+    const [next] = transition(partitionMachine, slot.snap, event);
+    slot.snap = next;
+    if (next.value === before && event.type !== "RECOVERY_FAILED") return;
+    slot.run++;
+    slot.since = Date.now();
+    this.enter(p, next.value as PartitionState, before as PartitionState);
+  }
+
+  private enter(p: number, st: PartitionState, from: PartitionState): void {
+    const slot = this.slots[p] as Slot;
+    switch (st) {
+      case "awaiting":
+      case "recovering":
+        this.stats.movesStarted += st === "awaiting" ? 1 : 0;
+        this.enqueueMove(p);
+        break;
+      case "serving":
+        slot.chunks = null;
+        if (from === "catchingUp") this.stats.movesFinished++;
+        this.wake(p);
+        this.syncBackups(p);
+        break;
+      case "draining":
+        void this.drain(p, slot.run);
+        break;
+      case "transferring":
+        this.prepareTransfer(p, slot.run);
+        break;
+      case "released":
+        slot.chunks = null;
+        this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, this.ownerNow(p)));
+        this.deps.replicator.dropPartition(p);
+        this.send(p, { type: "RESET" });
+        this.wake(p);
+        break;
+      case "idle":
+        if (from === "awaiting" || from === "catchingUp" || from === "recovering") {
+          this.stats.movesAborted++;
+          this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, this.ownerNow(p)));
+        }
+        this.wake(p);
+        break;
+    }
+    this.updateInMotion();
+  }
+
+  private reset(p: number): void {
+    const slot = this.slots[p] as Slot;
+    const st = this.state(p);
+    if (st === "idle") return;
+    const [initial] = initialTransition(partitionMachine);
+    slot.snap = initial;
+    slot.run++;
+    slot.chunks = null;
+    this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, null));
+    this.deps.replicator.dropPartition(p);
+    this.wake(p);
+  }
+
+  private wake(p: number): void {
+    const slot = this.slots[p] as Slot;
+    const held = slot.held;
+    slot.held = [];
+    for (const h of held) h();
+  }
+
+  private ownerNow(p: number): string | null {
+    const t = this.deps.table();
+    return t !== null && t.members.length > 0 ? t.ownerOf(p) : null;
+  }
+
+  private updateInMotion(): void {
+    const counts: Record<string, number> = {};
+    for (let p = 0; p < this.slots.length; p++) {
+      const st = this.state(p);
+      if (st !== "idle" && st !== "serving") counts[st] = (counts[st] ?? 0) + 1;
+    }
+    this.stats.inMotion = counts;
+  }
+
+  // ---- receiving: pull from the previous owner, or recover ----
+
+  private enqueueMove(p: number): void {
+    this.queue.push(p);
+    this.pump();
+  }
+
+  private pump(): void {
+    const limit = this.deps.moveConcurrency ?? 64;
+    while (this.active < limit && this.queue.length > 0) {
+      const p = this.queue.shift() as number;
+      const st = this.state(p);
+      if (st !== "awaiting" && st !== "recovering") continue; // cancelled while queued
+      this.active++;
+      const run = (this.slots[p] as Slot).run;
+      const work = st === "awaiting" ? this.pullFromSource(p, run) : this.recover(p, run);
+      work
+        .catch((err: unknown) => this.deps.log.warn({ err, partition: p }, "partition move step failed"))
+        .finally(() => {
+          this.active--;
+          this.pump();
+        });
+    }
+  }
+
+  private current(p: number, run: number): boolean {
+    return !this.stopped && (this.slots[p] as Slot).run === run;
+  }
+
+  /** Pulls every chunk of `p` from `from`; null if it holds nothing. Signals PULL_STARTED on the first chunk. */
+  private async pullAll(p: number, from: string, run: number, onFirst?: () => void): Promise<ActorEntry[] | null> {
+    const slot = this.slots[p] as Slot;
+    const actors: ActorEntry[] = [];
+    let cursor = 0;
+    let waited = 0;
+    for (;;) {
+      if (!this.current(p, run)) return null;
+      let reply: PullReply;
+      try {
+        reply = (await this.deps.sendControl(from, { op: "pull", p, e: slot.epoch, from: this.deps.selfId, cursor }, PULL_TIMEOUT_MS)) as PullReply;
+      } catch (err) {
+        if (!this.deps.view().members.some((m) => m.id === from)) throw new SourceLost(from);
+        this.deps.log.debug({ err, partition: p, from }, "pull failed; retrying");
+        await sleep(Math.min(50 * 2 ** Math.min(waited++, 4), 500));
+        continue;
+      }
+      if (reply.status === "none") return null;
+      if (reply.status === "wait" || reply.status === "refused") {
+        if (reply.status === "refused") await this.deps.reconcile();
+        await sleep(reply.status === "wait" ? 5 : 50);
+        continue;
+      }
+      if (cursor === 0) onFirst?.();
+      for (const a of reply.actors ?? []) actors.push({ type: String(a.type), id: String(a.id), record: checkRecord(a.record) });
+      if (reply.next === null || reply.next === undefined) return actors;
+      cursor = reply.next;
+    }
+  }
+
+  private async pullFromSource(p: number, run: number): Promise<void> {
+    const slot = this.slots[p] as Slot;
+    const source = slot.source as string;
+    let actors: ActorEntry[] | null;
+    try {
+      actors = await this.pullAll(p, source, run, () => this.send(p, { type: "PULL_STARTED" }));
+    } catch (err) {
+      if (!(err instanceof SourceLost)) throw err;
+      actors = null;
+    }
+    if (!this.current(p, run) && this.state(p) !== "catchingUp") return;
+    if (actors === null) {
+      // The source died or holds nothing: recover from whatever the cluster has.
+      if (this.state(p) === "awaiting" || this.state(p) === "catchingUp") this.send(p, { type: "SOURCE_LOST" });
+      return;
+    }
+    const runNow = (this.slots[p] as Slot).run;
+    if (!(await this.confirm(p, source))) {
+      // The source took the partition back (its view changed); our view handling follows.
+      return;
+    }
+    if (!this.current(p, runNow)) return;
+    await this.install(p, actors, true);
+    if (!this.current(p, runNow)) return;
+    this.send(p, { type: "RECEIVED" });
+  }
+
+  /** Tells a holder its records are now ours; false if it refused (it reclaimed the partition). */
+  private async confirm(p: number, holder: string): Promise<boolean> {
+    const slot = this.slots[p] as Slot;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        const r = (await this.deps.sendControl(holder, { op: "done", p, e: slot.epoch, from: this.deps.selfId }, PULL_TIMEOUT_MS)) as { ok: boolean };
+        return r.ok;
+      } catch {
+        if (!this.deps.view().members.some((m) => m.id === holder)) return true; // it died after handing over: its data is ours
+        await sleep(50);
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Failover: ask every live member. One still holding the partition (draining or transferring)
+   * hands it over; otherwise merge every backup copy and the event log, highest sequence first.
+   */
+  private async recover(p: number, run: number): Promise<void> {
+    const started = Date.now();
+    const others = this.deps.view().members.map((m) => m.id).filter((id) => id !== this.deps.selfId);
+    const local = this.deps.backups.entries(p);
+    const found = await Promise.all(
+      others.map(async (m) => {
+        try {
+          const r = (await this.deps.sendControl(m, { op: "pull", p, e: (this.slots[p] as Slot).epoch, from: this.deps.selfId, cursor: 0, probe: true }, PULL_TIMEOUT_MS)) as PullReply & { backups?: ActorEntry[] };
+          return { member: m, reply: r };
+        } catch {
+          return { member: m, reply: null };
+        }
+      }),
+    );
+    if (!this.current(p, run)) return;
+    // A live holder has the newest state: take it from there, like a planned move.
+    const holder = found.find((f) => f.reply !== null && f.reply.status !== "none");
+    if (holder !== undefined) {
+      let actors: ActorEntry[] | null = null;
+      try {
+        actors = await this.pullAll(p, holder.member, run);
+      } catch {
+        actors = null;
+      }
+      if (!this.current(p, run)) return;
+      if (actors !== null && (await this.confirm(p, holder.member)) && this.current(p, run)) {
+        await this.install(p, actors, true);
+        if (this.current(p, run)) this.finishRecovery(p, started);
+        return;
+      }
+      this.send(p, { type: "RECOVERY_FAILED" });
+      return;
+    }
+    const copies: ActorEntry[] = [...local];
+    for (const f of found) for (const a of f.reply?.backups ?? []) copies.push({ type: String(a.type), id: String(a.id), record: checkRecord(a.record) });
+    const eventLog = this.deps.eventLog();
+    if (eventLog !== null) {
+      try {
+        copies.push(...rebuildFromLog(await eventLog.readPartition(p), this.deps.log));
+      } catch (err) {
+        this.deps.log.warn({ err, partition: p }, "could not read the event log; recovering from backups only");
+      }
+    }
+    if (!this.current(p, run)) return;
+    await this.install(p, newest(copies), true);
+    if (this.current(p, run)) this.finishRecovery(p, started);
+  }
+
+  private finishRecovery(p: number, started: number): void {
+    const ms = Date.now() - started;
+    this.stats.recoveries++;
+    this.stats.lastRecoveryMs = ms;
+    if (ms > this.stats.maxRecoveryMs) this.stats.maxRecoveryMs = ms;
+    this.deps.backups.drop(p);
+    this.send(p, { type: "RECOVERED" });
+  }
+
+  /** Installs records and fences the log before the partition serves. */
+  private async install(p: number, actors: ActorEntry[], fence: boolean): Promise<void> {
+    const slot = this.slots[p] as Slot;
+    const eventLog = this.deps.eventLog();
+    if (eventLog !== null && fence) {
+      try {
+        await eventLog.markTakeover({ partition: p, epoch: slot.epoch, node: this.deps.selfId });
+      } catch (err) {
+        this.deps.log.warn({ err, partition: p }, "could not write the takeover marker; log entries of a deposed owner may be replayed");
+      }
+    }
+    this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, null));
+    const skipped = this.deps.host.importActors(p, actors);
+    if (skipped.length > 0) this.deps.log.warn({ partition: p, skipped: skipped.slice(0, 5), count: skipped.length }, "records of actor types this node does not host were dropped");
+    this.deps.backups.drop(p);
+  }
+
+  private syncBackups(p: number): void {
+    try {
+      this.deps.replicator.syncPartition(p, this.deps.host.exportPartition(p).filter((a) => this.deps.host.slotOf(a.type)?.backup.replicates));
+    } catch {
+      // A turn is running: its own replication will carry the state; idle actors sync on the next view change.
+    }
+  }
+
+  // ---- handing over ----
+
+  private async drain(p: number, run: number): Promise<void> {
+    const slot = this.slots[p] as Slot;
+    const deadline = Date.now() + (this.deps.drainTimeoutMs ?? 10_000);
+    while (this.current(p, run)) {
+      const busy = slot.inflight > 0 || this.deps.host.partitionBusy(p) || this.deps.replicator.pending(p);
+      if (!busy) break;
+      if (Date.now() > deadline) {
+        this.deps.log.warn({ partition: p }, "drain timed out; handing over anyway (turns still running will fail)");
+        break;
+      }
+      await sleep(2);
+    }
+    if (this.current(p, run)) this.send(p, { type: "DRAINED" });
+  }
+
+  private prepareTransfer(p: number, run: number): void {
+    const slot = this.slots[p] as Slot;
+    // From here the records live in the chunks: the actors are dropped at once, so a turn
+    // still running after a drain timeout fails (and is retried on the new owner) instead of
+    // committing outside what is handed over.
+    const actors = this.deps.host.exportPartition(p, { force: true });
+    this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, this.ownerNow(p)));
+    const chunks: ActorEntry[][] = [[]];
+    let size = 0;
+    for (const a of actors) {
+      const n = stringify(a.record).length;
+      if (size + n > CHUNK_BYTES && (chunks[chunks.length - 1] as ActorEntry[]).length > 0) {
+        chunks.push([]);
+        size = 0;
+      }
+      (chunks[chunks.length - 1] as ActorEntry[]).push(a);
+      size += n;
+    }
+    slot.chunks = chunks;
+    const timeout = this.deps.transferTimeoutMs ?? 60_000;
+    setTimeout(() => {
+      if (this.current(p, run) && this.state(p) === "transferring") {
+        this.deps.log.warn({ partition: p }, "nobody pulled the partition; dropping it (replicated actors live on in backups)");
+        this.send(p, { type: "TRANSFER_TIMEOUT" });
+      }
+    }, timeout).unref();
+  }
+
+  private onPull(p: number, from: string, cursor: number): PullReply & { backups?: ActorEntry[] } {
+    const st = this.state(p);
+    const owner = this.ownerNow(p);
+    if (st === "serving") {
+      // The puller's view is newer than ours and we still serve: our view catches up first.
+      return { status: owner === this.deps.selfId ? "refused" : "wait" };
+    }
+    if (st === "draining") return { status: "wait" };
+    if (st === "transferring") {
+      if (owner !== from) return { status: "refused" };
+      const chunks = (this.slots[p] as Slot).chunks ?? [[]];
+      const i = Math.max(0, Math.min(cursor, chunks.length - 1));
+      return { status: "chunk", actors: chunks[i] ?? [], next: i + 1 < chunks.length ? i + 1 : null, total: chunks.length };
+    }
+    // Nothing live here: offer the backup copies (recovery merges them).
+    return { status: "none", backups: this.deps.backups.entries(p) };
+  }
+
+  private onDone(p: number, from: string): { ok: boolean } {
+    const st = this.state(p);
+    if (st !== "transferring" || this.ownerNow(p) !== from) return { ok: st === "released" || st === "idle" };
+    this.send(p, { type: "TRANSFERRED" });
+    return { ok: true };
+  }
+}
+
+class SourceLost extends Error {
+  constructor(readonly source: string) {
+    super(`source ${source} left the view`);
+  }
+}
+
+/** For each actor, the record with the highest replication sequence. */
+function newest(entries: ActorEntry[]): ActorEntry[] {
+  const best = new Map<string, ActorEntry>();
+  for (const e of entries) {
+    const k = actorKey(e.type, e.id);
+    const cur = best.get(k);
+    if (cur === undefined || (e.record.seq ?? 0) > (cur.record.seq ?? 0)) best.set(k, e);
+  }
+  return [...best.values()];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export type { ActorRecord };

@@ -1,0 +1,122 @@
+import type { ActorEntry, ActorRecord, CallOutcome, TimerRecord } from "../actor/record.js";
+import { applyDelta } from "../state/delta.js";
+import { copyValue } from "../state/walk.js";
+import { actorKey, type ReplItem } from "./items.js";
+
+interface Copy {
+  readonly type: string;
+  readonly id: string;
+  state: unknown;
+  timers: readonly TimerRecord[];
+  timerSeq: number;
+  lastUsed: number;
+  calls: CallOutcome[];
+  seq: number;
+}
+
+/** What a backup answers for a batch of items. */
+export interface ApplyResult {
+  /** [actor key, sequence the backup now holds]. */
+  readonly applied: Array<[string, number]>;
+  /** Actors the backup needs a full record of (no copy, or a gap in the sequence). */
+  readonly needFull: string[];
+}
+
+const MAX_CALLS = 16;
+
+/**
+ * Hot copies of other nodes' actors, per partition: applied deltas, ready to take over
+ * without replay. Memory only, like the owner's state.
+ */
+export class BackupStore {
+  private readonly parts = new Map<number, Map<string, Copy>>();
+
+  /** Applies items in order. Idempotent: an item at or below the held sequence is acknowledged as is. */
+  apply(items: readonly ReplItem[]): ApplyResult {
+    const applied: Array<[string, number]> = [];
+    const needFull: string[] = [];
+    for (const item of items) {
+      const key = actorKey(item.t, item.i);
+      let part = this.parts.get(item.p);
+      if (part === undefined) this.parts.set(item.p, (part = new Map()));
+      const copy = part.get(key);
+      switch (item.k) {
+        case "x":
+          part.delete(key);
+          applied.push([key, item.s]);
+          break;
+        case "f":
+          if (copy === undefined || item.s >= copy.seq) part.set(key, fromRecord(item.t, item.i, item.r));
+          applied.push([key, Math.max(item.s, copy?.seq ?? 0)]);
+          break;
+        case "d": {
+          if (copy !== undefined && item.s <= copy.seq) {
+            applied.push([key, copy.seq]); // already held (a resend, or a full record overtook it)
+            break;
+          }
+          if (copy === undefined || item.s !== copy.seq + 1) {
+            needFull.push(key);
+            break;
+          }
+          try {
+            copy.state = applyDelta(copy.state, item.d);
+          } catch {
+            part.delete(key); // the copy diverged: start over from a full record
+            needFull.push(key);
+            break;
+          }
+          if (item.tm !== undefined) copy.timers = item.tm;
+          if (item.ts !== undefined) copy.timerSeq = item.ts;
+          if (item.c !== undefined) {
+            copy.calls.push(item.c);
+            if (copy.calls.length > MAX_CALLS) copy.calls.splice(0, copy.calls.length - MAX_CALLS);
+          }
+          copy.lastUsed = item.lu;
+          copy.seq = item.s;
+          applied.push([key, copy.seq]);
+          break;
+        }
+      }
+    }
+    return { applied, needFull: [...new Set(needFull)] };
+  }
+
+  /** The copies of a partition, as records (copies: the store keeps its own). */
+  entries(partition: number): ActorEntry[] {
+    const part = this.parts.get(partition);
+    if (part === undefined) return [];
+    return [...part.values()].map((c) => ({ type: c.type, id: c.id, record: toRecord(c) }));
+  }
+
+  /** Removes and returns a partition's copies (this node takes the partition over). */
+  take(partition: number): ActorEntry[] {
+    const out = this.entries(partition);
+    this.parts.delete(partition);
+    return out;
+  }
+
+  drop(partition: number): void {
+    this.parts.delete(partition);
+  }
+
+  /** Partitions with at least one copy. */
+  partitions(): number[] {
+    return [...this.parts.keys()].filter((p) => (this.parts.get(p)?.size ?? 0) > 0);
+  }
+
+  /** Number of copies held. */
+  get size(): number {
+    let n = 0;
+    for (const part of this.parts.values()) n += part.size;
+    return n;
+  }
+}
+
+function fromRecord(type: string, id: string, r: ActorRecord): Copy {
+  return { type, id, state: r.state, timers: r.timers, timerSeq: r.timerSeq, lastUsed: r.lastUsed, calls: [...(r.calls ?? [])], seq: r.seq ?? 0 };
+}
+
+function toRecord(c: Copy): ActorRecord {
+  // The record leaves the store (serialized or installed): give it a state nobody else mutates.
+  return { state: copyValue(c.state, "backup state"), timers: c.timers, timerSeq: c.timerSeq, lastUsed: c.lastUsed, calls: [...c.calls], seq: c.seq };
+}

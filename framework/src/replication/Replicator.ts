@@ -1,0 +1,369 @@
+import type { Logger } from "pino";
+import type { CommittedTurn } from "../actor/Activation.js";
+import type { ActorRecord } from "../actor/record.js";
+import type { ActorType } from "../actor/defineActor.js";
+import { ReplicationError } from "../errors.js";
+import type { PartitionTable } from "../placement/index.js";
+import { stringify } from "../state/serializer.js";
+import type { ControlMessage } from "../transport/control.js";
+import { actorKey, type ReplItem } from "./items.js";
+import type { EventLog } from "./log/index.js";
+
+/** What the replicator needs from its node. */
+export interface ReplicatorDeps {
+  readonly selfId: string;
+  readonly log: Logger;
+  send(target: string, msg: ControlMessage, timeoutMs: number): Promise<unknown>;
+  table(): PartitionTable | null;
+  epoch(): number;
+  /** The epoch at which this node took `partition` over (fences its log writes). */
+  ownershipEpoch(partition: number): number;
+  leaseValid(): boolean;
+  /** The committed record of an actor this node owns, for a full resync of a backup. */
+  recordOf(type: string, id: string): ActorRecord | undefined;
+  eventLog(): EventLog | null;
+  /** How long a sync turn waits for its acknowledgements. Default 5000. */
+  readonly syncTimeoutMs?: number;
+}
+
+/** Counts and gauges exported per node. */
+export interface ReplicationStats {
+  deltas: number;
+  fullRecords: number;
+  bytes: number;
+  /** Sync turns whose acknowledgements came too late (their callers got `ReplicationError`). */
+  syncFailures: number;
+  /** Writes that wanted more backups than the cluster has. */
+  underReplicated: number;
+  logAppends: number;
+  logFailures: number;
+  /** Oldest unacknowledged item per backup, max over backups (ms): the replication lag. */
+  lagMs: number;
+  /** Log append latency, p50 / p99 (ms) over the last 1000 appends. */
+  logP50Ms: number;
+  logP99Ms: number;
+}
+
+interface Waiter {
+  readonly key: string;
+  readonly partition: number;
+  readonly seq: number;
+  readonly need: number;
+  readonly deadline: number;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+interface Queued {
+  readonly item: ReplItem;
+  readonly committedAt: number;
+}
+
+/** One owner → backup stream: a queue flushed once per event-loop turn, resent until acknowledged. */
+class Channel {
+  queue: Queued[] = [];
+  /** The highest sequence the backup confirmed, per actor key. */
+  readonly acked = new Map<string, number>();
+  /** Items sent and not yet confirmed, oldest first (for the lag). */
+  inFlight: Queued[] = [];
+  sending = false;
+  failures = 0;
+  constructor(readonly target: string) {}
+}
+
+const LOG_SNAPSHOT_EVERY = 32;
+const MAX_ITEMS_PER_MESSAGE = 500;
+
+/**
+ * The owner side of replication. For each committed turn, the actor type's policy plans where
+ * the delta goes; the replicator sends it to the partition's backups (batched per backup, per
+ * event-loop turn) and/or appends it to the event log, and — for sync plans — releases the
+ * reply only when enough of them confirmed *and* this node's lease still holds (so a node
+ * that was cut off can never acknowledge a write a successor does not have).
+ */
+export class Replicator {
+  private readonly channels = new Map<string, Channel>();
+  private readonly waiters = new Set<Waiter>();
+  private flushScheduled = false;
+  private readonly loggedKeys = new Set<string>();
+  private readonly logLatencies: number[] = [];
+  readonly stats: ReplicationStats = { deltas: 0, fullRecords: 0, bytes: 0, syncFailures: 0, underReplicated: 0, logAppends: 0, logFailures: 0, lagMs: 0, logP50Ms: 0, logP99Ms: 0 };
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly deps: ReplicatorDeps) {
+    this.timer = setInterval(() => this.tick(), 100);
+    this.timer.unref();
+  }
+
+  /** Replicates a committed turn; the returned promise (sync plans) gates the caller's reply. */
+  committed(turn: CommittedTurn): Promise<void> | undefined {
+    const { act } = turn;
+    const policy = act.type.backup;
+    if (!policy.replicates) return undefined;
+    const plan = policy.plan({ actorType: act.type.name, actorId: act.id, handler: turn.handler, destroyed: turn.destroyed });
+    const p = act.partition;
+    const key = actorKey(act.type.name, act.id);
+    const now = Date.now();
+    const item: ReplItem = turn.destroyed
+      ? { k: "x", p, t: act.type.name, i: act.id, s: turn.seq }
+      : {
+          k: "d",
+          p,
+          t: act.type.name,
+          i: act.id,
+          s: turn.seq,
+          d: turn.delta ?? [],
+          ...(turn.timersChanged ? { tm: act.timers, ts: act.timerSeq } : {}),
+          ...(turn.call !== undefined ? { c: turn.call } : {}),
+          lu: act.lastUsed,
+        };
+    const backups = this.backupsOf(p);
+    const wanted = plan.syncBackups + plan.asyncBackups;
+    if (wanted > backups.length) this.stats.underReplicated++;
+    const targets = backups.slice(0, wanted);
+    for (const t of targets) this.enqueue(t, { item, committedAt: now });
+    this.stats.deltas++;
+    const waits: Promise<void>[] = [];
+    const syncN = Math.min(plan.syncBackups, backups.length);
+    if (syncN > 0) waits.push(this.waitFor(key, p, turn.seq, syncN));
+    else if (policy.maxLagMs !== undefined && targets.length > 0 && this.lagMs(now) > policy.maxLagMs) {
+      // Background replication fell too far behind: this reply waits until its own delta is held.
+      waits.push(this.waitFor(key, p, turn.seq, 1));
+    }
+    const eventLog = this.deps.eventLog();
+    if (eventLog !== null && (plan.syncLog || plan.asyncLog)) {
+      const append = this.appendToLog(eventLog, turn, key);
+      if (plan.syncLog) waits.push(append);
+      else append.catch(() => undefined);
+    } else if (plan.syncLog) {
+      waits.push(Promise.reject(new ReplicationError("the event log is not available on this node")));
+    }
+    if (turn.destroyed) this.forget(key);
+    if (waits.length === 0) return undefined;
+    return Promise.all(waits).then(() => {
+      // Acknowledge only while the lease holds: then no successor can have taken over yet.
+      if (!this.deps.leaseValid()) throw new ReplicationError("this node's membership lease lapsed before the acknowledgements arrived");
+    });
+  }
+
+  /** An actor expired while passivated (no turn ran): its backups and log entries go too. */
+  destroyedPassive(type: ActorType, id: string, partition: number): void {
+    const policy = type.backup;
+    if (!policy.replicates) return;
+    const plan = policy.plan({ actorType: type.name, actorId: id, handler: "expire", destroyed: true });
+    const item: ReplItem = { k: "x", p: partition, t: type.name, i: id, s: 0 };
+    for (const t of this.backupsOf(partition).slice(0, plan.syncBackups + plan.asyncBackups)) this.enqueue(t, { item, committedAt: Date.now() });
+    const eventLog = this.deps.eventLog();
+    if (eventLog !== null && (plan.syncLog || plan.asyncLog)) {
+      eventLog.purgeActor(type.name, id, partition).catch((err: unknown) => this.deps.log.debug({ err, actor: type.name, id }, "could not purge an expired actor's log entries"));
+    }
+    this.forget(actorKey(type.name, id));
+  }
+
+  /** Sends every actor of `partition` to its current backups in full (after a takeover or a backup change). */
+  syncPartition(partition: number, actors: ReadonlyArray<{ type: string; id: string; record: ActorRecord }>): void {
+    const backups = this.backupsOf(partition);
+    const now = Date.now();
+    for (const a of actors) {
+      const item: ReplItem = { k: "f", p: partition, t: a.type, i: a.id, s: a.record.seq ?? 0, r: a.record };
+      for (const t of backups) this.enqueue(t, { item, committedAt: now });
+    }
+  }
+
+  /** Whether anything of `partition` is still unconfirmed by its backups (a move waits for this). */
+  pending(partition: number): boolean {
+    for (const ch of this.channels.values()) {
+      if (ch.queue.some((q) => q.item.p === partition) || ch.inFlight.some((q) => q.item.p === partition)) return true;
+    }
+    for (const w of this.waiters) if (w.partition === partition) return true;
+    return false;
+  }
+
+  /** Forgets a partition this node no longer owns. */
+  dropPartition(partition: number): void {
+    for (const ch of this.channels.values()) {
+      ch.queue = ch.queue.filter((q) => q.item.p !== partition);
+      ch.inFlight = ch.inFlight.filter((q) => q.item.p !== partition);
+    }
+  }
+
+  /** Re-targets waiting turns after a view change: new backups get full records. */
+  viewChanged(): void {
+    const now = Date.now();
+    for (const w of this.waiters) {
+      const backups = this.backupsOf(w.partition);
+      for (const t of backups.slice(0, w.need)) {
+        const ch = this.channels.get(t);
+        if ((ch?.acked.get(w.key) ?? -1) >= w.seq) continue;
+        const [type, ...rest] = w.key.split("/");
+        const id = rest.join("/");
+        const record = this.deps.recordOf(type as string, id);
+        if (record !== undefined) this.enqueue(t, { item: { k: "f", p: w.partition, t: type as string, i: id, s: record.seq ?? 0, r: record }, committedAt: now });
+      }
+      this.check(w);
+    }
+    // Channels to nodes that left the view are closed; their waiters were re-targeted above.
+    const members = new Set(this.deps.table()?.members ?? []);
+    for (const [target, ch] of this.channels) if (!members.has(target) && ch.queue.length + ch.inFlight.length === 0) this.channels.delete(target);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const w of this.waiters) w.reject(new ReplicationError("the node is stopping"));
+    this.waiters.clear();
+  }
+
+  // ---- internals ----
+
+  private backupsOf(partition: number): readonly string[] {
+    const table = this.deps.table();
+    if (table === null || table.members.length === 0) return [];
+    return table.backupsOf(partition);
+  }
+
+  private enqueue(target: string, q: Queued): void {
+    let ch = this.channels.get(target);
+    if (ch === undefined) this.channels.set(target, (ch = new Channel(target)));
+    ch.queue.push(q);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const ch of this.channels.values()) if (!ch.sending && ch.queue.length > 0) void this.send(ch);
+  }
+
+  private async send(ch: Channel): Promise<void> {
+    if (this.closed) return;
+    ch.sending = true;
+    const batch = ch.queue.splice(0, MAX_ITEMS_PER_MESSAGE);
+    ch.inFlight.push(...batch);
+    try {
+      const reply = (await this.deps.send(ch.target, { op: "repl", e: this.deps.epoch(), from: this.deps.selfId, items: batch.map((q) => q.item) }, 3_000)) as {
+        applied: Array<[string, number]>;
+        needFull: string[];
+      };
+      ch.failures = 0;
+      this.stats.bytes += 0;
+      const sent = new Set(batch);
+      ch.inFlight = ch.inFlight.filter((q) => !sent.has(q));
+      for (const [key, seq] of reply.applied) if (seq > (ch.acked.get(key) ?? -1)) ch.acked.set(key, seq);
+      for (const key of reply.needFull) this.resendFull(ch, key);
+      for (const w of this.waiters) this.check(w);
+    } catch (err) {
+      // Resent later; applying is idempotent on the backup.
+      ch.failures++;
+      const sent = new Set(batch);
+      ch.inFlight = ch.inFlight.filter((q) => !sent.has(q));
+      ch.queue.unshift(...batch);
+      this.deps.log.debug({ err, target: ch.target, items: batch.length }, "replication send failed; retrying");
+      await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** Math.min(ch.failures, 4), 800)));
+    } finally {
+      ch.sending = false;
+      if (ch.queue.length > 0 && !this.closed) void this.send(ch);
+    }
+  }
+
+  private resendFull(ch: Channel, key: string): void {
+    const slash = key.indexOf("/");
+    const type = key.slice(0, slash);
+    const id = key.slice(slash + 1);
+    const record = this.deps.recordOf(type, id);
+    if (record === undefined) return; // gone (moved or destroyed): nothing to resync
+    const p = ch.queue.find((q) => q.item.t === type && q.item.i === id)?.item.p ?? this.waiterPartition(key);
+    if (p === undefined) return;
+    this.stats.fullRecords++;
+    ch.queue.unshift({ item: { k: "f", p, t: type, i: id, s: record.seq ?? 0, r: record }, committedAt: Date.now() });
+  }
+
+  private waiterPartition(key: string): number | undefined {
+    for (const w of this.waiters) if (w.key === key) return w.partition;
+    return undefined;
+  }
+
+  private waitFor(key: string, partition: number, seq: number, need: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { key, partition, seq, need, deadline: Date.now() + (this.deps.syncTimeoutMs ?? 5_000), resolve, reject };
+      this.waiters.add(w);
+    });
+  }
+
+  /** Resolves a waiter once `need` current backups hold its sequence. */
+  private check(w: Waiter): void {
+    const backups = this.backupsOf(w.partition);
+    let held = 0;
+    for (const t of backups) if ((this.channels.get(t)?.acked.get(w.key) ?? -1) >= w.seq) held++;
+    if (held >= Math.min(w.need, backups.length)) {
+      this.waiters.delete(w);
+      w.resolve();
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const w of this.waiters) {
+      if (w.deadline > now) continue;
+      this.waiters.delete(w);
+      this.stats.syncFailures++;
+      w.reject(new ReplicationError(`no acknowledgement from the backups of partition ${w.partition} within ${this.deps.syncTimeoutMs ?? 5_000} ms`));
+    }
+    this.stats.lagMs = this.lagMs(now);
+    // Items stuck in a channel whose sends keep failing are retried by `send`; nothing else to do.
+  }
+
+  private lagMs(now: number): number {
+    let oldest = now;
+    for (const ch of this.channels.values()) {
+      const first = ch.inFlight[0] ?? ch.queue[0];
+      if (first !== undefined && first.committedAt < oldest) oldest = first.committedAt;
+    }
+    return now - oldest;
+  }
+
+  private forget(key: string): void {
+    for (const ch of this.channels.values()) ch.acked.delete(key);
+    this.loggedKeys.delete(key);
+  }
+
+  private async appendToLog(eventLog: EventLog, turn: CommittedTurn, key: string): Promise<void> {
+    const { act } = turn;
+    const snapshot = !turn.destroyed && (!this.loggedKeys.has(key) || turn.seq % LOG_SNAPSHOT_EVERY === 0);
+    const payload = Buffer.from(
+      turn.destroyed
+        ? "{}"
+        : snapshot
+          ? stringify(act.toRecord())
+          : stringify({ d: turn.delta ?? [], ...(turn.timersChanged ? { tm: act.timers, ts: act.timerSeq } : {}), ...(turn.call ? { c: turn.call } : {}), lu: act.lastUsed }),
+      "utf8",
+    );
+    const started = Date.now();
+    try {
+      await eventLog.append({
+        kind: turn.destroyed ? "tombstone" : snapshot ? "snapshot" : "delta",
+        actorType: act.type.name,
+        actorId: act.id,
+        partition: act.partition,
+        epoch: this.deps.ownershipEpoch(act.partition),
+        seq: turn.seq,
+        payload,
+      });
+      this.loggedKeys.add(key);
+      this.stats.logAppends++;
+      this.stats.bytes += payload.length;
+      this.logLatencies.push(Date.now() - started);
+      if (this.logLatencies.length > 1000) this.logLatencies.splice(0, this.logLatencies.length - 1000);
+      const sorted = [...this.logLatencies].sort((a, b) => a - b);
+      this.stats.logP50Ms = sorted[Math.floor(sorted.length * 0.5)] ?? 0;
+      this.stats.logP99Ms = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
+    } catch (error) {
+      this.stats.logFailures++;
+      this.loggedKeys.delete(key); // the next append starts with a snapshot
+      throw new ReplicationError("the event log did not acknowledge the delta", { cause: error });
+    }
+  }
+}

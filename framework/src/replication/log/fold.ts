@@ -1,0 +1,90 @@
+import { decodeEntry, decodeMarker } from "./codec.js";
+import { parseSubject } from "./subjects.js";
+import type { StoredEntry } from "./types.js";
+
+/** A message of the stream as a read delivers it. */
+export interface RawMessage {
+  readonly subject: string;
+  readonly streamSeq: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * Folds one partition's messages, in stream order, into each actor's live history. Works
+ * online (nothing before an actor's last snapshot is kept) because fencing only looks back:
+ * an entry is valid iff its epoch is at least the highest epoch of the partition's markers
+ * seen before it. Anything that is not a well-formed entry or marker of this partition is
+ * skipped and counted; nothing here throws on data.
+ */
+export class PartitionFold {
+  malformed = 0;
+  fenced = 0;
+  /** Entries of actors beyond `maxActors`, skipped. */
+  dropped = 0;
+  /** The first reason something was malformed, for the log. */
+  firstProblem: string | undefined;
+  private fence = 0;
+  private readonly actors = new Map<string, { entries: StoredEntry[] }>();
+
+  constructor(
+    private readonly prefix: string,
+    private readonly partition: number,
+    private readonly maxActors: number,
+  ) {}
+
+  add(msg: RawMessage): void {
+    const parsed = parseSubject(msg.subject, this.prefix);
+    if (parsed === null) return this.bad(`unexpected subject ${msg.subject.slice(0, 200)}`);
+    if (parsed.partition !== this.partition) return this.bad(`subject of another partition: ${msg.subject.slice(0, 200)}`);
+    if (parsed.kind === "marker") {
+      const marker = decodeMarker(msg.data);
+      if (typeof marker === "string") return this.bad(`${marker} (stream seq ${msg.streamSeq})`);
+      if (marker.epoch > this.fence) this.fence = marker.epoch;
+      return;
+    }
+    const entry = decodeEntry(msg.data);
+    if (typeof entry === "string") return this.bad(`${entry} (stream seq ${msg.streamSeq})`);
+    if (entry.epoch < this.fence) {
+      this.fenced++;
+      return;
+    }
+    const key = `${parsed.actorType}/${parsed.actorId}`;
+    let actor = this.actors.get(key);
+    if (actor === undefined) {
+      if (this.actors.size >= this.maxActors) {
+        this.dropped++;
+        return;
+      }
+      actor = { entries: [] };
+      this.actors.set(key, actor);
+    }
+    if (entry.kind === "tombstone") {
+      actor.entries = [];
+      return;
+    }
+    const stored: StoredEntry = {
+      kind: entry.kind,
+      actorType: parsed.actorType,
+      actorId: parsed.actorId,
+      partition: parsed.partition,
+      epoch: entry.epoch,
+      seq: entry.seq,
+      payload: entry.payload.slice(),
+      streamSeq: msg.streamSeq,
+    };
+    if (entry.kind === "snapshot") actor.entries = [stored];
+    else actor.entries.push(stored);
+  }
+
+  /** Each live actor's entries; actors whose history ended with a tombstone are omitted. */
+  result(): Map<string, StoredEntry[]> {
+    const out = new Map<string, StoredEntry[]>();
+    for (const [key, actor] of this.actors) if (actor.entries.length > 0) out.set(key, actor.entries);
+    return out;
+  }
+
+  private bad(reason: string): void {
+    this.malformed++;
+    this.firstProblem ??= reason;
+  }
+}
