@@ -1,6 +1,6 @@
 import type { ExecutionContext } from "ava";
 import { createNode, type ClusterNode } from "berth";
-import { Log } from "../fixtures/log-app/app.js";
+import { Log, Timer } from "../fixtures/log-app/app.js";
 import { waitFor } from "./nodeProcess.js";
 
 /** Starts in-process cluster nodes on real NATS (stopped when the test ends, pass or fail). */
@@ -9,7 +9,7 @@ export async function inProcessNodes(t: ExecutionContext, count: number, cluster
   t.teardown(() => Promise.all(nodes.map((n) => n.stop())).then(() => undefined));
   for (let i = 0; i < count; i++) {
     const servers = typeof urls === "function" ? urls(i) : urls;
-    nodes.push(await createNode({ actors: [Log], nats: { servers }, cluster, id: `n${i}`, roles: [roles[i] ?? "worker"], logger: "warn" }));
+    nodes.push(await createNode({ actors: [Log, Timer], nats: { servers }, cluster, id: `n${i}`, roles: [roles[i] ?? "worker"], logger: "warn" }));
   }
   const ids = nodes.map((n) => n.id);
   await waitFor(

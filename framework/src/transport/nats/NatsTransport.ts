@@ -98,7 +98,8 @@ export class NatsTransport implements Transport {
             const item = chunk[0] as BatchItem;
             this.nc.publish(subject, item.payload, { reply: `${this.inbox}.${item.id}` });
           } else {
-            const batchId = `b${(this.seq++).toString(36)}`;
+            // Single requests use bare base-36 ids (0-9a-z); an upper-case prefix can never collide.
+            const batchId = `B${(this.seq++).toString(36)}`;
             this.batches.set(batchId, chunk.map((i) => i.id));
             this.nc.publish(subject, encodeBatch(chunk), { reply: `${this.inbox}.${batchId}` });
           }
@@ -151,7 +152,7 @@ export class NatsTransport implements Transport {
 
   private onReply(msg: Msg): void {
     const id = msg.subject.slice(this.inbox.length + 1);
-    if (id.charCodeAt(0) === 98 /* b */) return this.onBatchReply(id, msg);
+    if (id.charCodeAt(0) === 66 /* B */) return this.onBatchReply(id, msg);
     const p = this.pending.get(id);
     if (p === undefined) return; // late reply after the deadline
     this.pending.delete(id);
