@@ -4,7 +4,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Activation } from "../actor/Activation.js";
 import type { ActorType } from "../actor/defineActor.js";
 import type { HostHooks } from "../actor/ActorHost.js";
-import { ConfigError, DeadlineExceededError, MalformedMessageError, NodeStoppedError, NodeUnreachableError, NotOwnerError, SelfCallError } from "../errors.js";
+import { ConfigError, DeadlineExceededError, MalformedMessageError, NodeStoppedError, NodeUnreachableError, NotOwnerError, ReplicationError, SelfCallError } from "../errors.js";
 import { PartitionManager, type MoveStats } from "../migration/PartitionManager.js";
 import { BackupStore } from "../replication/BackupStore.js";
 import { checkItems } from "../replication/items.js";
@@ -272,9 +272,13 @@ export class ClusterNode extends BerthNode {
     if (!this.stopped) {
       const admission = this.partitionManager.admit(partition);
       if (admission === "run" && this.membership.leaseValid()) {
-        return this.runHere(partition, typeName, id, method, args, deadline, undefined).catch((error: unknown) => {
-          if (!(error instanceof NotOwnerError)) throw error;
-          return this.routeRetry(typeName, id, method, args, deadline, partition, undefined);
+        // A replicated actor's call carries an id even here: if the lease lapses before its
+        // backups confirm, the retry on the successor must be recognised as the same call.
+        const localId = this.host.slotOf(typeName)?.backup.replicates === true ? this.nextCallId() : undefined;
+        return this.runHere(partition, typeName, id, method, args, deadline, localId).catch(async (error: unknown) => {
+          if (!(error instanceof NotOwnerError) && !(error instanceof ReplicationError)) throw error;
+          if (error instanceof ReplicationError) await this.retryAfter(error, deadline);
+          return this.routeRetry(typeName, id, method, args, deadline, partition, localId);
         });
       }
       const owner = admission === "elsewhere" ? this.ownerOf(partition) : null;
@@ -321,6 +325,9 @@ export class ClusterNode extends BerthNode {
       return;
     }
     if (error instanceof NodeUnreachableError) return this.waitForView(Math.min(remaining, 25));
+    // The owner committed but lost its lease before the backups confirmed: its successor has
+    // the turn (and its call id) or not at all. Retrying with the same id settles which.
+    if (error instanceof ReplicationError && remaining > 0) return this.waitForView(Math.min(remaining, 250));
     // No reply within the attempt: the owner may be frozen or the reply lost. Retry with the
     // same id; the owner runs a writing call at most once.
     if (error instanceof DeadlineExceededError && error.message.includes("no reply from") && remaining > 0) return;
@@ -341,7 +348,8 @@ export class ClusterNode extends BerthNode {
         try {
           return await this.runHere(partition, typeName, id, method, args, deadline, callId);
         } catch (error) {
-          if (!(error instanceof NotOwnerError)) throw error;
+          if (error instanceof ReplicationError) await this.retryAfter(error, deadline);
+          else if (!(error instanceof NotOwnerError)) throw error;
           continue;
         }
       }
