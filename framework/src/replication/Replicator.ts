@@ -253,7 +253,7 @@ export class Replicator {
       const sent = new Set(batch);
       ch.inFlight = ch.inFlight.filter((q) => !sent.has(q));
       for (const [key, seq] of reply.applied) if (seq > (ch.acked.get(key) ?? -1)) ch.acked.set(key, seq);
-      for (const key of reply.needFull) this.resendFull(ch, key);
+      for (const key of reply.needFull) this.resendFull(ch, key, batch);
       for (const w of this.waiters) this.check(w);
     } catch (err) {
       // Resent later; applying is idempotent on the backup.
@@ -269,13 +269,15 @@ export class Replicator {
     }
   }
 
-  private resendFull(ch: Channel, key: string): void {
+  private resendFull(ch: Channel, key: string, sent: readonly Queued[]): void {
     const slash = key.indexOf("/");
     const type = key.slice(0, slash);
     const id = key.slice(slash + 1);
     const record = this.deps.recordOf(type, id);
     if (record === undefined) return; // gone (moved or destroyed): nothing to resync
-    const p = ch.queue.find((q) => q.item.t === type && q.item.i === id)?.item.p ?? this.waiterPartition(key);
+    // The partition comes from the item the backup could not apply (async plans have no waiter).
+    const mine = (q: Queued): boolean => q.item.t === type && q.item.i === id;
+    const p = sent.find(mine)?.item.p ?? ch.queue.find(mine)?.item.p ?? this.waiterPartition(key);
     if (p === undefined) return;
     this.stats.fullRecords++;
     ch.queue.unshift({ item: { k: "f", p, t: type, i: id, s: record.seq ?? 0, r: record }, committedAt: Date.now() });
