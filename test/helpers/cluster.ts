@@ -17,6 +17,13 @@ export async function inProcessNodes(t: ExecutionContext, count: number, cluster
     10_000,
     "every node to see the same view",
   );
+  // A new cluster recovers every partition first (probing the members and the log): wait until
+  // each one serves, so a test's first call does not measure that.
+  await waitFor(
+    () => nodes.every((n) => Object.values(n.stats().moves.inMotion).every((c) => c === 0)),
+    30_000,
+    "every partition to be served",
+  );
   return nodes;
 }
 
