@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from "ava";
 import { createNode, type ClusterNode } from "berth";
+import { readStatus } from "../../framework/src/cli/statusCommand.js";
 import { Log, Timer } from "../fixtures/log-app/app.js";
 import { startLoad } from "../helpers/history.js";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
@@ -139,6 +140,8 @@ test.serial("scale 3 → 4 → 5 → 3 and a rolling restart under load: every a
   t.deepEqual(problems.slice(0, 10), [], `${problems.length} problem(s) in the history`);
   t.true(stats.acknowledged > SESSIONS, "the load kept running through the changes");
   t.true(moves.finished > 0, "partitions moved");
+  // `berth status` reports each node's moves (from the records nodes rewrite every 2 s).
+  await t.notThrowsAsync(waitFor(async () => (await readStatus([...nats.urls], c.name)).members.some((m) => (m.moves?.finished ?? 0) > 0 && m.moving === 0), 10_000, "berth status to report finished moves"));
   // A lost request or reply costs a whole 2.5 s attempt before the retry: none may be lost.
   t.true(stats.maxLatencyMs < 2_500, `the slowest write took ${stats.maxLatencyMs} ms`);
 });

@@ -206,7 +206,7 @@ function renderStatus(status: ClusterStatus | null, nodes: DevNode[]): string[] 
   for (const n of nodes) {
     const m = status.members.find((x) => x.id === n.id);
     const proc = n.exitCode === null ? `pid ${n.child.pid}` : `exited (${n.exitCode}), see ${n.log}`;
-    out.push(`  ${n.id.padEnd(8)} ${(m?.state ?? "-").padEnd(8)} partitions ${String(m?.partitions ?? 0).padStart(4)}  actors ${String(m?.actors ?? 0).padStart(6)}  ${n.http ?? ""}  ${proc}`);
+    out.push(`  ${n.id.padEnd(8)} ${(m?.state ?? "-").padEnd(8)} partitions ${String(m?.partitions ?? 0).padStart(4)}  actors ${String(m?.actors ?? 0).padStart(6)}${m?.moving ? `  moving ${m.moving}` : ""}  ${n.http ?? ""}  ${proc}`);
   }
   return out;
 }

@@ -18,6 +18,10 @@ export interface MemberStatus {
   readonly host: string | null;
   readonly partitions: number;
   readonly actors: number | null;
+  /** Partitions this node is moving or recovering right now (from its record, at most ~2 s old). */
+  readonly moving: number | null;
+  /** Moves this node started, finished and aborted since it started (as the receiving side). */
+  readonly moves: { readonly started: number; readonly finished: number; readonly aborted: number } | null;
   /** ms since the node last wrote its record. */
   readonly updatedAgoMs: number | null;
 }
@@ -56,6 +60,8 @@ export async function readStatus(urls: string[], cluster: string): Promise<Clust
         host: r?.host ?? null,
         partitions: m && workers.includes(m) && table ? table.ownedBy(id).length : 0,
         actors: r?.stats?.actors ?? null,
+        moving: r?.stats?.moving ?? null,
+        moves: r?.stats?.movesStarted === undefined ? null : { started: r.stats.movesStarted, finished: r.stats.movesFinished ?? 0, aborted: r.stats.movesAborted ?? 0 },
         updatedAgoMs: r ? now - r.updated : null,
       };
     });
@@ -69,7 +75,7 @@ export async function readStatus(urls: string[], cluster: string): Promise<Clust
 export function registerStatus(program: Command): void {
   program
     .command("status")
-    .description("show a cluster's view: epoch, and per member its role, state, pid, partitions and actors")
+    .description("show a cluster's view: epoch, and per member its role, state, pid, partitions, actors and partitions in motion")
     .option("--nats <urls>", "NATS server URLs (default: $NATS_URL or the berth dev cluster of this folder)")
     .option("--cluster <name>", "cluster name", "berth")
     .option("--json", "print JSON", false)
@@ -80,8 +86,8 @@ export function registerStatus(program: Command): void {
         return;
       }
       console.log(`cluster ${status.cluster}  epoch ${status.epoch}  members ${status.members.filter((m) => m.inView).length}  (${status.nats.join(", ")})`);
-      const rows = status.members.map((m) => [m.id, m.roles.join("+"), m.state, String(m.pid ?? "-"), m.host ?? "-", String(m.partitions), String(m.actors ?? "-"), m.updatedAgoMs === null ? "-" : `${(m.updatedAgoMs / 1000).toFixed(1)}s ago`]);
-      printTable(["ID", "ROLE", "STATE", "PID", "HOST", "PARTITIONS", "ACTORS", "UPDATED"], rows);
+      const rows = status.members.map((m) => [m.id, m.roles.join("+"), m.state, String(m.pid ?? "-"), m.host ?? "-", String(m.partitions), String(m.actors ?? "-"), String(m.moving ?? "-"), m.moves ? `${m.moves.started}/${m.moves.finished}/${m.moves.aborted}` : "-", m.updatedAgoMs === null ? "-" : `${(m.updatedAgoMs / 1000).toFixed(1)}s ago`]);
+      printTable(["ID", "ROLE", "STATE", "PID", "HOST", "PARTITIONS", "ACTORS", "MOVING", "MOVES S/F/A", "UPDATED"], rows);
     });
 }
 
