@@ -1,0 +1,238 @@
+import { mkdirSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
+import { createNode, type ClusterNode } from "berth";
+import { startNatsServer } from "../../framework/src/harness/index.js";
+import { Log, LogAsync, LogSyncBackup, LogSyncLog, Timer, type LogActor } from "../fixtures/log-app/app.js";
+import { startLoad } from "../helpers/history.js";
+import { quantile, round } from "./measure.js";
+import type { Benchmark, BenchResult } from "./types.js";
+
+/**
+ * Cluster benchmarks on one real nats-server, with in-process nodes (they share this process's
+ * event loop and the machine's 2 cores with NATS; compare figures within a run). A "kill" is
+ * `node.crash()`: the node's connection drops without leaving, as with `kill -9`.
+ */
+
+const ACTORS = [Log, LogSyncBackup, LogSyncLog, LogAsync, Timer];
+
+interface Bed {
+  readonly workers: ClusterNode[];
+  readonly gateway: ClusterNode;
+  add(id: string): Promise<ClusterNode>;
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function bed(workers: number): Promise<Bed> {
+  const dir = resolve(".berth", `bench-cluster-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const server = await startNatsServer({ dir });
+  const cluster = `bench${Date.now().toString(36)}`;
+  const all: ClusterNode[] = [];
+  const mk = async (id: string, role: "worker" | "gateway"): Promise<ClusterNode> => {
+    const n = await createNode({ actors: ACTORS, nats: { servers: [server.url] }, cluster, id, roles: [role], logger: "error" });
+    all.push(n);
+    return n;
+  };
+  const ws: ClusterNode[] = [];
+  for (let i = 1; i <= workers; i++) ws.push(await mk(`w${i}`, "worker"));
+  const gateway = await mk("gw", "gateway");
+  const b: Bed = {
+    workers: ws,
+    gateway,
+    async add(id) {
+      const n = await mk(id, "worker");
+      ws.push(n);
+      return n;
+    },
+    async settled() {
+      const started = Date.now();
+      for (;;) {
+        const live = all.filter((n) => n.membership.state === "up");
+        const epoch = gateway.view.epoch;
+        const workersInView = gateway.view.members.filter((m) => m.roles.includes("worker") && !m.leaving).length;
+        const moving = live.some((n) => Object.values(n.stats().moves.inMotion).some((c) => c > 0));
+        if (live.every((n) => n.view.epoch === epoch) && workersInView === ws.filter((w) => w.membership.state === "up").length && !moving) return;
+        if (Date.now() - started > 60_000) throw new Error("the cluster did not settle within 60 s");
+        await sleep(5);
+      }
+    },
+    async close() {
+      await Promise.all(all.map((n) => n.stop().catch(() => undefined)));
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await b.settled();
+  return b;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function activate(gateway: ClusterNode, type: LogActor, sessions: readonly string[]): Promise<void> {
+  for (let i = 0; i < sessions.length; i += 500) await Promise.all(sessions.slice(i, i + 500).map((s) => gateway.ref(type, s).append(`${s}#0`)));
+}
+
+/** `rebalance`: a 4th node joins 3 loaded ones. */
+export const rebalance: Benchmark = {
+  name: "rebalance",
+  async run({ quick }) {
+    const b = await bed(3);
+    try {
+      const sessions = Array.from({ length: quick ? 2_000 : 10_000 }, (_, i) => `r${i}`);
+      await activate(b.gateway, Log, sessions);
+      const load = startLoad(sessions, 64, (s, tk) => b.gateway.ref(Log, s).append(tk));
+      await sleep(1_000);
+      const before = b.workers.reduce((n, w) => n + w.stats().moves.movesFinished, 0);
+      const latStart = load.history.latencies.length;
+      const t0 = Date.now();
+      const w4 = await b.add("w4");
+      await b.settled();
+      const seconds = (Date.now() - t0) / 1000;
+      const during = load.history.latencies.slice(latStart);
+      await sleep(500);
+      const stats = await load.stop();
+      const moved = b.workers.reduce((n, w) => n + w.stats().moves.movesFinished, 0) - before;
+      const ideal = 1024 / 4;
+      return [
+        {
+          name: "rebalance",
+          sessions: sessions.length,
+          partitionsMoved: moved,
+          newcomerOwns: w4.stats().partitionsOwned,
+          idealMoves: ideal,
+          movedRatio: round(moved / ideal, 3),
+          secondsToSettle: round(seconds, 2),
+          p99PauseMs: round(quantile(during, 0.99), 1),
+          maxPauseMs: round(Math.max(0, ...during), 1),
+          maxHeldMs: Math.max(...b.workers.map((w) => w.stats().moves.maxHoldMs)),
+          failedCalls: stats.failed,
+          writesDuringMove: during.length,
+        },
+      ];
+    } finally {
+      await b.close();
+    }
+  },
+};
+
+/** `failover` and `post-failure-balance`: one of 3 nodes holding active sessions crashes under load, per policy. */
+export const failover: Benchmark = {
+  name: "failover",
+  async run({ quick }) {
+    const out: BenchResult[] = [];
+    const policies: Array<[string, LogActor]> = [
+      ["none", Log],
+      ["async", LogAsync],
+      ["sync-backup", LogSyncBackup],
+      ["sync-log", LogSyncLog],
+    ];
+    for (const [policy, type] of policies) {
+      const b = await bed(3);
+      try {
+        const sessions = Array.from({ length: quick ? 900 : 3_000 }, (_, i) => `f${i}`);
+        await activate(b.gateway, type, sessions);
+        const load = startLoad(sessions, 64, (s, tk) => b.gateway.ref(type, s).append(tk));
+        await sleep(1_000);
+        const victim = b.workers[1] as ClusterNode;
+        const theirs = sessions.filter((s) => b.gateway.locate(s).owner === victim.id);
+        const t0 = Date.now();
+        await victim.crash();
+        // Every session of the dead node answers again.
+        await Promise.all(theirs.map((s) => b.gateway.ref(type, s).echo(null)));
+        const seconds = (Date.now() - t0) / 1000;
+        await sleep(500);
+        const stats = await load.stop();
+        const stored = new Map<string, string[]>();
+        for (let i = 0; i < sessions.length; i += 500) {
+          const batch = sessions.slice(i, i + 500);
+          const lists = await Promise.all(batch.map((s) => b.gateway.ref(type, s).tokens()));
+          batch.forEach((s, j) => stored.set(s, lists[j] as string[]));
+        }
+        for (const s of sessions) {
+          const acked = load.history.acked.get(s) ?? [];
+          acked.unshift(`${s}#0`);
+          load.history.acked.set(s, acked);
+        }
+        const { lost, problems } = load.history.check(stored);
+        out.push({
+          name: "failover",
+          policy,
+          sessionsOnDeadNode: theirs.length,
+          secondsUntilAllServed: round(seconds, 2),
+          lostAcknowledged: lost.length,
+          otherProblems: problems.filter((p) => !p.includes("lost")).length,
+          failedCalls: stats.failed,
+          acknowledged: stats.acknowledged,
+        });
+        if (policy === "sync-backup") {
+          const survivors = b.workers.filter((w) => w !== victim);
+          const active = survivors.map((w) => w.stats().active);
+          const avg = active.reduce((a, c) => a + c, 0) / active.length;
+          out.push({ name: "post-failure-balance", policy, activePerSurvivor: active, maxOverAvg: round(Math.max(...active) / avg, 3) });
+        }
+      } finally {
+        await b.close();
+      }
+    }
+    return out;
+  },
+};
+
+/** `write-none`, `write-async`, `write-sync-backup`, `write-sync-log`: write turns through a gateway, 64 in flight. */
+export const writes: Benchmark = {
+  name: "write",
+  async run({ quick }) {
+    const b = await bed(3);
+    const out: BenchResult[] = [];
+    try {
+      const types: Array<[string, LogActor]> = [
+        ["write-none", Log],
+        ["write-async", LogAsync],
+        ["write-sync-backup", LogSyncBackup],
+        ["write-sync-log", LogSyncLog],
+      ];
+      const count = quick ? 5_000 : 20_000;
+      const results = new Map<string, { opsPerSec: number; p50ms: number; p99ms: number }>();
+      // Two rounds, interleaved, so drift on a noisy machine hits every policy alike.
+      for (let round_ = 0; round_ < 2; round_++) {
+        for (const [name, type] of types) {
+          const sessions = Array.from({ length: 1_000 }, (_, i) => `${name}-${i}`);
+          await activate(b.gateway, type, sessions);
+          const lat: number[] = [];
+          let next = 0;
+          const t0 = performance.now();
+          await Promise.all(
+            Array.from({ length: 64 }, async () => {
+              while (next < count) {
+                const i = next++;
+                const s = sessions[i % sessions.length] as string;
+                const a = performance.now();
+                await b.gateway.ref(type, s).append(`${round_}:${i}`);
+                lat.push(performance.now() - a);
+              }
+            }),
+          );
+          const r = { opsPerSec: count / ((performance.now() - t0) / 1000), p50ms: quantile(lat, 0.5), p99ms: quantile(lat, 0.99) };
+          const prev = results.get(name);
+          if (prev === undefined || r.opsPerSec > prev.opsPerSec) results.set(name, r);
+        }
+      }
+      const none = results.get("write-none") as { opsPerSec: number; p50ms: number };
+      for (const [name] of types) {
+        const r = results.get(name) as { opsPerSec: number; p50ms: number; p99ms: number };
+        out.push({
+          name,
+          writesPerSec: Math.round(r.opsPerSec),
+          p50ms: round(r.p50ms, 2),
+          p99ms: round(r.p99ms, 2),
+          ratioToNone: round(r.opsPerSec / none.opsPerSec, 3),
+          p50OverNoneMs: round(r.p50ms - none.p50ms, 2),
+        });
+      }
+    } finally {
+      await b.close();
+    }
+    return out;
+  },
+};
