@@ -1,6 +1,8 @@
+import { failover, rebalance, writes } from "./cluster.js";
 import { idleActorMemory, localCall } from "./local.js";
+import { httpSession } from "./httpSession.js";
 import { remoteCall } from "./remote.js";
 import type { Benchmark } from "./types.js";
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-export const benchmarks: readonly Benchmark[] = [localCall, idleActorMemory, remoteCall];
+export const benchmarks: readonly Benchmark[] = [localCall, idleActorMemory, remoteCall, writes, rebalance, failover, httpSession];

@@ -21,7 +21,9 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
  */
 export function jsonBody<T extends object>(parse: (value: unknown) => T | string): MiddlewareHandler<BerthEnv, string, { in: { json: unknown }; out: { json: T } }> {
   return async (c, next) => {
-    const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim() ?? "";
+    // The Node request's header when there is one: c.req.header() builds a web Headers object.
+    const header = c.env?.incoming?.headers["content-type"] ?? c.req.header("content-type");
+    const type = (header ?? "").split(";")[0]?.trim() ?? "";
     if (!JSON_TYPE.test(type)) return c.json({ error: `send the body as JSON with Content-Type: application/json (got ${type === "" ? "no Content-Type" : type})` }, 415);
     let value: unknown;
     try {

@@ -41,6 +41,8 @@ const ID_BYTES = 16;
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 const SIG_LENGTH = 43; // 32 bytes of HMAC-SHA256 in unpadded base64url
 const NAME_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+/** How many verified cookie values each node remembers (~100 bytes each). */
+const VERIFIED_CACHE_SIZE = 10_000;
 /** Domain separation: the key signs session ids and nothing else. */
 const KEY_LABEL = "berth session cookie v1";
 
@@ -78,7 +80,23 @@ export function sessionCookies(options: SessionCookieOptions): SessionCookies {
   ].join("; ");
   const prefix = `${name}=`;
 
+  // Cookie values that verified, so a session's every request costs one HMAC per node, not one
+  // per request (a gateway and a worker each check every forwarded request). Only values that
+  // passed the full check under this instance's keys, which never change, go in; bounded.
+  const verified = new Map<string, string>();
+
   const verify = (value: string): string | null => {
+    const known = verified.get(value);
+    if (known !== undefined) return known;
+    const id = check(value);
+    if (id !== null) {
+      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
+      verified.set(value, id);
+    }
+    return id;
+  };
+
+  const check = (value: string): string | null => {
     const dot = value.indexOf(".");
     if (dot !== 22 || value.length !== 23 + SIG_LENGTH) return null;
     const id = value.slice(0, dot);
