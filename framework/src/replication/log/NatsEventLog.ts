@@ -257,7 +257,10 @@ export class NatsEventLog implements EventLog {
   private checkSize(body: Uint8Array, msgID: string, what: string): void {
     const limit = this.nc.info?.max_payload ?? 1024 * 1024;
     const size = body.length + msgID.length + HEADER_OVERHEAD;
-    if (size > limit) throw new PayloadTooLargeError(limit, size, what);
+    if (size > limit) {
+      this.counters.appendFailures++; // counted as the contract of EventLogStats.appendFailures says
+      throw new PayloadTooLargeError(limit, size, what);
+    }
   }
 
   private checkOpen(): void {
