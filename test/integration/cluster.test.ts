@@ -104,6 +104,12 @@ test.serial("malformed traffic on every cluster subject is survived, counted, an
     new TextEncoder().encode("C12:c13:log1:k6:append1:f1000:1:j[1,2,3]"),
     new Uint8Array([0x00, 0x42, 0x01, 0x00, 0x05, 0x01]), // a truncated batch frame
     new Uint8Array([0x00, 0x42, 0x01, 0xff, 0xff]), // a batch claiming 65535 items
+    // Control frames (replication, moves): each malformed one gets a control error reply.
+    new TextEncoder().encode("X2j{"),
+    new TextEncoder().encode('X2j{"op":"repl","e":1,"from":"evil","items":"not-a-list"}'),
+    new TextEncoder().encode('X2j{"op":"repl","e":1,"from":"a","items":[{"k":"d","p":-1,"t":"log","i":"k","s":1,"d":[]}]}'),
+    new TextEncoder().encode('X2j{"op":"noSuchOp"}'),
+    new TextEncoder().encode('X2s{"json":{"op":"pull"},"meta":{"values":{"op":["class","Evil"]}}}'),
   ];
   const subjects = [`berth.${cluster}.rpc.a`, `berth.${cluster}.rpc.n0`, `berth.${cluster}.rpc.n1`, `berth.${cluster}.t.hb`, `berth.${cluster}.t.view`, `berth.${cluster}.other`, `$KV.berth_${cluster}_view.view`, `$KV.berth_${cluster}_nodes.a`];
   const replies: Promise<unknown>[] = [];
@@ -119,7 +125,9 @@ test.serial("malformed traffic on every cluster subject is survived, counted, an
   // request, so they are dropped and counted (their senders would time out and retry).
   const unanswered = answers.filter((x) => x === "no reply").length;
   t.is(unanswered, 2 * 3, "only the two bad batch frames (sent to three nodes) went unanswered");
-  t.true(answers.filter((x) => x !== "no reply").every((x) => x.startsWith("R1e")), `every other malformed request got an error reply: ${answers.find((x) => x !== "no reply" && !x.startsWith("R1e"))}`);
+  const isErrorReply = (x: string): boolean => x.startsWith("R1e") || (x.startsWith("Y2") && x.includes('"ok":false'));
+  t.true(answers.filter((x) => x !== "no reply").every(isErrorReply), `every other malformed request got an error reply: ${answers.find((x) => x !== "no reply" && !isErrorReply(x))}`);
+  t.is(answers.filter((x) => x.startsWith("Y2")).length, 5 * 3, "each malformed control frame got a control error reply from each of the three nodes");
   t.true(answers.some((x) => x.includes("malformed-message")));
   t.true(answers.some((x) => x.includes("arity") || x.includes("unknown")), `a well-formed call with wrong arguments was refused by the actor layer: ${answers.filter((x) => !x.includes("malformed-message")).join(" | ").slice(0, 3000)}`);
 

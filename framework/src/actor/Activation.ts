@@ -226,7 +226,9 @@ export class Activation {
   /** Records a call's outcome for retries; bounded by count and age. */
   private recordCall(callId: string, ok: boolean, value: unknown): CallOutcome {
     const now = this.host.clock.now();
-    const outcome: CallOutcome = { id: callId, at: now, ok, value };
+    // No `value` key for `undefined` (a void handler): the record stays plain JSON, so
+    // replicating it needs no superjson (see transport/control.ts).
+    const outcome: CallOutcome = value === undefined ? { id: callId, at: now, ok } : { id: callId, at: now, ok, value };
     this.calls ??= [];
     this.calls.push(outcome);
     this.pruneCalls(now);

@@ -20,8 +20,8 @@ export interface CallOutcome {
   /** ms since the epoch. */
   readonly at: number;
   readonly ok: boolean;
-  /** The result (ok) or the error in its wire form (not ok). */
-  readonly value: unknown;
+  /** The result (ok) or the error in its wire form (not ok); absent for `undefined`. */
+  readonly value?: unknown;
 }
 
 /** An actor's durable record. */

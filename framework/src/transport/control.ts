@@ -1,13 +1,15 @@
-import { MalformedMessageError, PayloadTooLargeError } from "../errors.js";
-import { parse, stringify } from "../state/serializer.js";
+import { MalformedMessageError } from "../errors.js";
 import { fromWireError, toWireError, type WireError } from "./wireErrors.js";
 import type { Transport } from "./types.js";
-import { DEFAULT_MAX_PAYLOAD } from "./wire.js";
+import { DEFAULT_MAX_PAYLOAD, packPayload, toBytes, toText, unpackPayload } from "./wire.js";
 
 /**
  * Control messages between nodes — replication, partition transfers, recovery — beside calls
- * on the same subscription. Frames: "X1" + superjson of `{ op, ... }`; replies "Y1" + superjson
- * of `{ ok, r }` or `{ ok: false, e }`. Each op's handler validates its own fields.
+ * on the same subscription. Frames: "X2" + the packed `{ op, ... }`; replies "Y2" + the packed
+ * `{ ok, r }` or `{ ok: false, e }`. Packing is the call frames' (`packPayload`): plain JSON
+ * when the message is plain JSON — replication batches nearly always are — and superjson
+ * only otherwise (superjson costs ~5× JSON here: 17 µs vs 3.5 µs per replicated item).
+ * Each op's handler validates its own fields.
  */
 
 export interface ControlMessage {
@@ -18,27 +20,15 @@ export interface ControlMessage {
 const OPS = /^[a-z][a-zA-Z]{0,31}$/;
 
 export function isControlFrame(bytes: Uint8Array): boolean {
-  return bytes.length >= 2 && bytes[0] === 0x58 /* X */ && bytes[1] === 0x31;
-}
-
-function toBytes(text: string, limit: number, what: string): Uint8Array {
-  const bytes = Buffer.from(text, "utf8");
-  if (bytes.length > limit) throw new PayloadTooLargeError(limit, bytes.length, what);
-  return bytes;
+  return bytes.length >= 2 && bytes[0] === 0x58 /* X */ && bytes[1] === 0x32 /* 2 */;
 }
 
 export function encodeControl(msg: ControlMessage, limit = DEFAULT_MAX_PAYLOAD): Uint8Array {
-  return toBytes(`X1${stringify(msg)}`, limit, `control message ${msg.op}`);
+  return toBytes(`X2${packPayload(msg)}`, limit, `control message ${msg.op}`);
 }
 
 export function decodeControl(bytes: Uint8Array, limit = DEFAULT_MAX_PAYLOAD): ControlMessage {
-  if (bytes.length > limit) throw new PayloadTooLargeError(limit, bytes.length, "control message");
-  let value: unknown;
-  try {
-    value = parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8", 2));
-  } catch {
-    throw new MalformedMessageError("control message is not valid superjson");
-  }
+  const value = unpackPayload(toText(bytes, limit, "control message", "X2"), 2, "control message");
   if (typeof value !== "object" || value === null || typeof (value as { op?: unknown }).op !== "string" || !OPS.test((value as { op: string }).op)) {
     throw new MalformedMessageError("control message needs an op");
   }
@@ -47,26 +37,19 @@ export function decodeControl(bytes: Uint8Array, limit = DEFAULT_MAX_PAYLOAD): C
 
 export function encodeControlReply(result: unknown, limit = DEFAULT_MAX_PAYLOAD): Uint8Array {
   try {
-    return toBytes(`Y1${stringify({ ok: true, r: result })}`, limit, "control reply");
+    return toBytes(`Y2${packPayload({ ok: true, r: result })}`, limit, "control reply");
   } catch (error) {
     return encodeControlError(error, limit);
   }
 }
 
 export function encodeControlError(error: unknown, limit = DEFAULT_MAX_PAYLOAD): Uint8Array {
-  return toBytes(`Y1${stringify({ ok: false, e: toWireError(error) })}`, limit, "control error");
+  return toBytes(`Y2${packPayload({ ok: false, e: toWireError(error) })}`, limit, "control error");
 }
 
 export function decodeControlReply(bytes: Uint8Array, limit = DEFAULT_MAX_PAYLOAD): unknown {
-  if (bytes.length > limit) throw new PayloadTooLargeError(limit, bytes.length, "control reply");
-  if (bytes[0] !== 0x59 /* Y */ || bytes[1] !== 0x31) throw new MalformedMessageError("control reply does not start with Y1");
-  let value: unknown;
-  try {
-    value = parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8", 2));
-  } catch {
-    throw new MalformedMessageError("control reply is not valid superjson");
-  }
-  const v = value as { ok?: unknown; r?: unknown; e?: WireError };
+  const v = unpackPayload(toText(bytes, limit, "control reply", "Y2"), 2, "control reply") as { ok?: unknown; r?: unknown; e?: WireError } | null;
+  if (typeof v !== "object" || v === null) throw new MalformedMessageError("control reply is malformed");
   if (v.ok === true) return v.r;
   if (v.ok === false && typeof v.e === "object" && v.e !== null && typeof v.e.code === "string") throw fromWireError(v.e);
   throw new MalformedMessageError("control reply is malformed");

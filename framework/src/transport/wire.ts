@@ -127,12 +127,14 @@ function field(v: string): string {
   return `${v.length}:${v}`;
 }
 
-function packPayload(value: unknown): string {
+/** A value as frame text: `j` + JSON when it is plain JSON, else `s` + superjson's `{ json, meta }`. */
+export function packPayload(value: unknown): string {
   const p = packValue(value) as { j: unknown; m?: unknown };
   return p.m === undefined ? `j${JSON.stringify(p.j)}` : `s${JSON.stringify({ json: p.j, meta: p.m })}`;
 }
 
-function unpackPayload(text: string, at: number, what: string): unknown {
+/** Decodes a value packed by `packPayload` from `text`, starting at `at`. */
+export function unpackPayload(text: string, at: number, what: string): unknown {
   const kind = text[at];
   let parsed: unknown;
   try {
@@ -191,13 +193,15 @@ class FrameReader {
   }
 }
 
-function toBytes(text: string, limit: number, what: string): Uint8Array {
+/** UTF-8 bytes of a frame, refused above `limit`. */
+export function toBytes(text: string, limit: number, what: string): Uint8Array {
   const bytes = Buffer.from(text, "utf8");
   if (bytes.length > limit) throw new PayloadTooLargeError(limit, bytes.length, what);
   return bytes;
 }
 
-function toText(bytes: Uint8Array, limit: number, what: string, magic: string): string {
+/** The text of a frame, bounded and checked for its magic prefix. */
+export function toText(bytes: Uint8Array, limit: number, what: string, magic: string): string {
   if (bytes.length > limit) throw new PayloadTooLargeError(limit, bytes.length, what);
   let text: string;
   try {
