@@ -1,7 +1,7 @@
 import test from "ava";
 import { getSimplePaths } from "xstate/graph";
 import { initialTransition, transition } from "xstate";
-import { partitionMachine, type PartitionEvent, type PartitionState } from "../../framework/src/migration/partitionMachine.js";
+import { initialPartitionSnapshot, nextPartitionSnapshot, partitionMachine, type PartitionEvent, type PartitionState } from "../../framework/src/migration/partitionMachine.js";
 
 const EVENTS: PartitionEvent[] = [
   { type: "ACQUIRE_FROM_PEER" },
@@ -88,4 +88,20 @@ test("a receiver that loses its source falls back to recovery, and a disowned re
     }
   }
   t.true(paths.length > 10, `${paths.length} paths enumerated`);
+});
+
+test("the memoized transition the manager uses agrees with xstate's transition for every state and event", (t) => {
+  let checked = 0;
+  for (const path of paths) {
+    for (const step of path.steps) {
+      for (const e of EVENTS) {
+        const fromXstate = transition(partitionMachine, step.state, e)[0];
+        // Twice: the second answer comes from the memo.
+        for (let i = 0; i < 2; i++) t.is(String(nextPartitionSnapshot(step.state, e).value), String(fromXstate.value));
+        checked++;
+      }
+    }
+  }
+  t.is(String(initialPartitionSnapshot.value), String(initialTransition(partitionMachine)[0].value));
+  t.true(checked > STATES.length * EVENTS.length, `${checked} pairs checked`);
 });

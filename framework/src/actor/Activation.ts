@@ -59,6 +59,8 @@ export interface CommittedTurn {
  */
 export class Activation {
   status: Status = Status.Activating;
+  /** Why activation failed (status `Gone`), for calls that arrive after it did. */
+  failure: Error | null = null;
   /** The state handlers see and change. */
   live: unknown;
   /** The last committed state; never mutated, shares subtrees across turns. */

@@ -7,7 +7,8 @@ import type { Clock, TimerHandle } from "../time/clock.js";
 import { Activation, Status, type CommittedTurn } from "./Activation.js";
 import type { ActorType, HandlerEntry } from "./defineActor.js";
 import { resolveDeps } from "./deps.js";
-import type { ActorEntry, ActorRecord, TimerRecord } from "./record.js";
+import { checkRecord, type ActorEntry, type ActorRecord, type SerializedActor, type TimerRecord } from "./record.js";
+import { PassiveStore, type PassiveEntry } from "./PassiveStore.js";
 import { TimerQueue, type TimerEntry } from "./TimerQueue.js";
 import type { ActorRef, AnyActorDefinition } from "./types.js";
 import { ActorIdentity } from "./identity.js";
@@ -47,16 +48,8 @@ export interface HostOptions {
 interface TypeSlot {
   readonly type: ActorType;
   readonly active: Map<string, Activation>;
-  /** Passivated actors: serialized record, kept in insertion (= passivation) order. */
-  readonly passive: Map<string, PassiveEntry>;
-}
-
-interface PassiveEntry {
-  readonly partition: number;
-  readonly data: string;
-  readonly lastUsed: number;
-  readonly passivatedAt: number;
-  readonly hasTimers: boolean;
+  /** Passivated actors: serialized record, in passivation order, indexed by partition. */
+  readonly passive: PassiveStore;
 }
 
 /** Counts exported by `node.stats()`. */
@@ -91,6 +84,8 @@ export class ActorHost {
   private readonly slots = new Map<string, TypeSlot>();
   private readonly timers: TimerQueue;
   private readonly busy = new Set<Activation>();
+  /** Active actors by partition, so moves touch one partition's actors, not all of them. */
+  private readonly activeIn = new Map<number, Set<Activation>>();
   /** Resolves true once an activation serves, false if it failed (its callers got the error). */
   private readonly ready = new WeakMap<Activation, Promise<boolean>>();
   private lruHead: Activation | null = null;
@@ -127,7 +122,7 @@ export class ActorHost {
     this.checkQueries = options.checkQueries;
     this.dedupWindowMs = options.dedupWindowMs;
     this.hooks = options.hooks ?? {};
-    for (const type of types) this.slots.set(type.name, { type, active: new Map(), passive: new Map() });
+    for (const type of types) this.slots.set(type.name, { type, active: new Map(), passive: new PassiveStore() });
     this.timers = new TimerQueue(this.clock, (e) => this.fireTimer(e));
     this.coarseNow = this.clock.now();
     this.shortestIdleMs = Math.min(...types.map((t) => Math.min(t.idleTimeoutMs, t.expireAfterMs ?? Infinity)));
@@ -158,8 +153,11 @@ export class ActorHost {
     const entry = slot.type.handlers.get(method);
     if (entry === undefined) return Promise.reject(new UnknownHandlerError(typeName, method, [...slot.type.handlers.keys()]));
     let act = slot.active.get(id);
-    if (act === undefined) act = this.activate(slot, id);
-    else this.touch(act);
+    if (act === undefined) {
+      act = this.activate(slot, id);
+      // Activation can fail before it waits for anything (an unreadable stored record).
+      if (act.failure !== null) return Promise.reject(act.failure);
+    } else this.touch(act);
     return act.call(entry, args, deadline, callId);
   }
 
@@ -182,19 +180,17 @@ export class ActorHost {
    */
   dropPartition(partition: number, error: () => Error): number {
     let dropped = 0;
+    for (const act of [...(this.activeIn.get(partition) ?? [])]) {
+      this.unlink(act, this.slots.get(act.type.name) as TypeSlot);
+      act.status = Status.Gone;
+      for (const c of act.takeQueue()) c.reject(error());
+      this.busy.delete(act);
+      this.timers.removeActor(act.type.name, act.id);
+      act.container?.dispose();
+      dropped++;
+    }
     for (const slot of this.slots.values()) {
-      for (const act of [...slot.active.values()]) {
-        if (act.partition !== partition) continue;
-        this.unlink(act, slot);
-        act.status = Status.Gone;
-        for (const c of act.takeQueue()) c.reject(error());
-        this.busy.delete(act);
-        this.timers.removeActor(slot.type.name, act.id);
-        act.container?.dispose();
-        dropped++;
-      }
-      for (const [id, entry] of slot.passive) {
-        if (entry.partition !== partition) continue;
+      for (const id of slot.passive.idsIn(partition)) {
         slot.passive.delete(id);
         this.timers.removeActor(slot.type.name, id);
         dropped++;
@@ -204,26 +200,69 @@ export class ActorHost {
   }
 
   /**
-   * The records of every actor of `partition` (active and passivated), for a move or a backup
-   * sync. Throws if one of them is busy (drain the partition first), unless `force`: then a busy
+   * The records of every actor of `partition` (active and passivated), for a move, or of its
+   * replicated ones (`replicatedOnly`) for a backup sync. Throws if one of them is busy (drain the partition first), unless `force`: then a busy
    * actor's last committed record is taken, and the caller drops the partition at once so the
    * running turn can never commit here.
    */
-  exportPartition(partition: number, options: { force?: boolean } = {}): ActorEntry[] {
+  exportPartition(partition: number, options: { force?: boolean; replicatedOnly?: boolean } = {}): ActorEntry[] {
     const out: ActorEntry[] = [];
-    for (const slot of this.slots.values()) {
-      for (const act of slot.active.values()) {
-        if (act.partition !== partition) continue;
-        if ((!act.idle || act.status !== Status.Active) && !options.force) {
-          throw new BerthError("partition-busy", `partition ${partition} still has a running turn (${act.type.name}/${act.id}); drain it first`);
-        }
-        out.push({ type: slot.type.name, id: act.id, record: act.toRecord() });
+    const wanted = (type: ActorType): boolean => options.replicatedOnly !== true || type.backup.replicates;
+    for (const act of this.activeIn.get(partition) ?? []) {
+      if (!wanted(act.type)) continue;
+      if ((!act.idle || act.status !== Status.Active) && !options.force) {
+        throw new BerthError("partition-busy", `partition ${partition} still has a running turn (${act.type.name}/${act.id}); drain it first`);
       }
-      for (const [id, entry] of slot.passive) {
-        if (entry.partition === partition) out.push({ type: slot.type.name, id, record: parse(entry.data) as ActorRecord });
+      out.push({ type: act.type.name, id: act.id, record: act.toRecord() });
+    }
+    for (const slot of this.slots.values()) {
+      if (!wanted(slot.type)) continue;
+      for (const id of slot.passive.idsIn(partition)) out.push({ type: slot.type.name, id, record: parse((slot.passive.get(id) as PassiveEntry).data) as ActorRecord });
+    }
+    return out;
+  }
+
+  /**
+   * Every actor of `partition` in its serialized form, for a move: passivated actors as they
+   * are stored (no work), active ones serialized once. Busy actors as in `exportPartition`.
+   */
+  exportSerialized(partition: number, options: { force?: boolean } = {}): SerializedActor[] {
+    const out: SerializedActor[] = [];
+    for (const act of this.activeIn.get(partition) ?? []) {
+      if ((!act.idle || act.status !== Status.Active) && !options.force) {
+        throw new BerthError("partition-busy", `partition ${partition} still has a running turn (${act.type.name}/${act.id}); drain it first`);
+      }
+      const record = act.toRecord();
+      out.push({ type: act.type.name, id: act.id, data: stringify(record), lastUsed: record.lastUsed, due: record.timers.map((t) => [t.id, t.due] as const) });
+    }
+    for (const slot of this.slots.values()) {
+      for (const id of slot.passive.idsIn(partition)) {
+        const entry = slot.passive.get(id) as PassiveEntry;
+        out.push({ type: slot.type.name, id, data: entry.data, lastUsed: entry.lastUsed, due: entry.due });
       }
     }
     return out;
+  }
+
+  /**
+   * Installs actors moved here in their serialized form, as passivated actors with their
+   * timers armed — without parsing them (they are validated when they activate). Actors of
+   * unknown types are skipped and returned.
+   */
+  importSerialized(partition: number, actors: readonly SerializedActor[]): string[] {
+    const skipped: string[] = [];
+    const now = this.clock.now();
+    for (const a of actors) {
+      const slot = this.slots.get(a.type);
+      if (slot === undefined) {
+        skipped.push(`${a.type}/${a.id}`);
+        continue;
+      }
+      if (slot.active.has(a.id)) continue; // already here (a call activated it): the live one wins
+      slot.passive.set(a.id, { partition, data: a.data, lastUsed: a.lastUsed, passivatedAt: now, due: a.due });
+      for (const [timerId, due] of a.due) this.timers.add({ due, actorType: a.type, actorId: a.id, timerId });
+    }
+    return skipped;
   }
 
   /** The committed record of an actor hosted here (active or passivated), if any. */
@@ -238,9 +277,7 @@ export class ActorHost {
 
   /** Whether any actor of `partition` is running a turn, waiting to, or (de)activating. */
   partitionBusy(partition: number): boolean {
-    for (const slot of this.slots.values()) {
-      for (const act of slot.active.values()) if (act.partition === partition && (!act.idle || act.status !== Status.Active)) return true;
-    }
+    for (const act of this.activeIn.get(partition) ?? []) if (!act.idle || act.status !== Status.Active) return true;
     return false;
   }
 
@@ -258,7 +295,7 @@ export class ActorHost {
         continue;
       }
       if (slot.active.has(a.id)) continue; // already here (a call activated it): the live one wins
-      slot.passive.set(a.id, { partition, data: stringify(a.record), lastUsed: a.record.lastUsed, passivatedAt: now, hasTimers: a.record.timers.length > 0 });
+      slot.passive.set(a.id, { partition, data: stringify(a.record), lastUsed: a.record.lastUsed, passivatedAt: now, due: dueOf(a.record.timers) });
       this.registerTimers(a.type, a.id, a.record.timers);
     }
     return skipped;
@@ -267,7 +304,7 @@ export class ActorHost {
   /** Active actors per partition. */
   activeByPartition(): Map<number, number> {
     const out = new Map<number, number>();
-    for (const slot of this.slots.values()) for (const act of slot.active.values()) out.set(act.partition, (out.get(act.partition) ?? 0) + 1);
+    for (const [p, acts] of this.activeIn) out.set(p, acts.size);
     return out;
   }
 
@@ -293,6 +330,9 @@ export class ActorHost {
   private activate(slot: TypeSlot, id: string): Activation {
     const act = new Activation(this, slot.type, id, this.partitionOf(id));
     slot.active.set(id, act);
+    let inPartition = this.activeIn.get(act.partition);
+    if (inPartition === undefined) this.activeIn.set(act.partition, (inPartition = new Set()));
+    inPartition.add(act);
     this.activeCount++;
     this.linkHead(act);
     if (this.activeCount > this.maxActive) this.evict();
@@ -306,8 +346,11 @@ export class ActorHost {
       const passive = slot.passive.get(id);
       let record: ActorRecord | undefined;
       if (passive !== undefined) {
+        // Checked here, not when stored: records moved from another node are stored unparsed.
+        // One that does not parse stays stored: its calls keep failing, it is never silently
+        // replaced by a fresh actor.
+        record = checkRecord(parse(passive.data));
         slot.passive.delete(id);
-        record = parse(passive.data) as ActorRecord;
       } else {
         record = await this.hooks.loadRecord?.(type, id);
         if (record !== undefined) this.registerTimers(type.name, id, record.timers);
@@ -330,6 +373,7 @@ export class ActorHost {
       this.log.error({ err: cause, actor: type.name, id }, "activation failed");
       this.unlink(act, slot);
       act.status = Status.Gone;
+      act.failure = error;
       for (const c of act.takeQueue()) c.reject(error);
       this.busy.delete(act);
       return false;
@@ -361,7 +405,7 @@ export class ActorHost {
       data: stringify(record),
       lastUsed: record.lastUsed,
       passivatedAt: this.clock.now(),
-      hasTimers: record.timers.length > 0,
+      due: dueOf(record.timers),
     });
     act.container?.dispose();
     this.counters.passivations++;
@@ -394,6 +438,8 @@ export class ActorHost {
   private unlink(act: Activation, slot: TypeSlot): void {
     if (slot.active.get(act.id) !== act) return;
     slot.active.delete(act.id);
+    const inPartition = this.activeIn.get(act.partition);
+    if (inPartition !== undefined && inPartition.delete(act) && inPartition.size === 0) this.activeIn.delete(act.partition);
     this.activeCount--;
     const { lruPrev, lruNext } = act;
     if (lruPrev) lruPrev.lruNext = lruNext;
@@ -464,7 +510,7 @@ export class ActorHost {
         // Entries are in passivation order, and an actor is passivated at most an idle timeout
         // (plus a sweep) after its last use: once one is that young, the rest are too.
         if (now - entry.passivatedAt + slot.type.idleTimeoutMs + this.sweepEveryMs < expire) break;
-        if (!entry.hasTimers && idleFor >= expire) {
+        if (entry.due.length === 0 && idleFor >= expire) {
           slot.passive.delete(id);
           this.timers.removeActor(slot.type.name, id);
           this.counters.destroyed++;
@@ -533,6 +579,12 @@ export class ActorHost {
       });
   }
 }
+
+function dueOf(timers: readonly TimerRecord[]): ReadonlyArray<readonly [string, number]> {
+  return timers.length === 0 ? NO_TIMERS : timers.map((t) => [t.id, t.due] as const);
+}
+
+const NO_TIMERS: ReadonlyArray<readonly [string, number]> = Object.freeze([]);
 
 function hookEntry(name: string, fn: HandlerEntry["fn"]): HandlerEntry {
   return { name, fn, readonly: false, minArgs: 0, maxArgs: 0 };

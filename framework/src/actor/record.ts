@@ -1,3 +1,5 @@
+import { MalformedMessageError } from "../errors.js";
+
 /**
  * The durable form of an actor: what passivation keeps, a move ships and replication
  * rebuilds. Everything an actor is, apart from code, is in here.
@@ -45,4 +47,54 @@ export interface ActorEntry {
   readonly type: string;
   readonly id: string;
   readonly record: ActorRecord;
+}
+
+/**
+ * An actor as a move ships it: its record in the serialized form a passivated actor already
+ * has (so a passivated actor is shipped without any work, and the receiver stores it as is),
+ * plus the little the receiver needs before it ever parses the record: when it was last used
+ * and when its timers are due. The record itself is validated when the actor activates.
+ */
+export interface SerializedActor {
+  readonly type: string;
+  readonly id: string;
+  /** The `ActorRecord`, serialized with the framework serializer. */
+  readonly data: string;
+  readonly lastUsed: number;
+  /** `[timer id, due]` of each pending timer. */
+  readonly due: ReadonlyArray<readonly [string, number]>;
+}
+
+/** Validates an actor record received from another node (or parsed from a stored form). */
+export function checkRecord(value: unknown): ActorRecord {
+  if (typeof value !== "object" || value === null) throw new MalformedMessageError("actor record must be an object");
+  const r = value as Record<string, unknown>;
+  if (!("state" in r)) throw new MalformedMessageError("actor record has no state");
+  if (!Array.isArray(r.timers)) throw new MalformedMessageError("actor record timers must be a list");
+  for (const t of r.timers as unknown[]) {
+    const tt = t as Record<string, unknown> | null;
+    if (typeof tt !== "object" || tt === null || typeof tt.id !== "string" || typeof tt.handler !== "string" || typeof tt.due !== "number" || !Array.isArray(tt.args)) {
+      throw new MalformedMessageError("actor record has a malformed timer");
+    }
+  }
+  if (typeof r.timerSeq !== "number" || typeof r.lastUsed !== "number") throw new MalformedMessageError("actor record counters are invalid");
+  if (r.calls !== undefined && !Array.isArray(r.calls)) throw new MalformedMessageError("actor record calls must be a list");
+  return value as ActorRecord;
+}
+
+/** Validates one serialized actor received in a move. */
+export function checkSerializedActor(value: unknown, maxBytes: number): SerializedActor {
+  if (typeof value !== "object" || value === null) throw new MalformedMessageError("a moved actor must be an object");
+  const a = value as Record<string, unknown>;
+  if (typeof a.type !== "string" || a.type.length === 0 || a.type.length > 64) throw new MalformedMessageError("a moved actor's type is invalid");
+  if (typeof a.id !== "string" || a.id.length === 0 || a.id.length > 256) throw new MalformedMessageError("a moved actor's id is invalid");
+  if (typeof a.data !== "string" || a.data.length > maxBytes) throw new MalformedMessageError("a moved actor's record is missing or too large");
+  if (typeof a.lastUsed !== "number" || !Number.isFinite(a.lastUsed)) throw new MalformedMessageError("a moved actor's lastUsed is invalid");
+  if (!Array.isArray(a.due) || a.due.length > 10_000) throw new MalformedMessageError("a moved actor's timers are invalid");
+  for (const d of a.due as unknown[]) {
+    if (!Array.isArray(d) || d.length !== 2 || typeof d[0] !== "string" || d[0].length > 128 || typeof d[1] !== "number" || !Number.isFinite(d[1])) {
+      throw new MalformedMessageError("a moved actor has a malformed timer");
+    }
+  }
+  return value as SerializedActor;
 }

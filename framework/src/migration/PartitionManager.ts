@@ -1,18 +1,17 @@
 import type { Logger } from "pino";
-import { initialTransition, transition, type SnapshotFrom } from "xstate";
+import type { SnapshotFrom } from "xstate";
 import type { ActorHost } from "../actor/ActorHost.js";
-import type { ActorEntry, ActorRecord } from "../actor/record.js";
+import { checkRecord, checkSerializedActor, type ActorEntry, type ActorRecord, type SerializedActor } from "../actor/record.js";
 import { MalformedMessageError, NotOwnerError } from "../errors.js";
 import type { View } from "../membership/types.js";
 import type { PartitionTable } from "../placement/index.js";
 import type { BackupStore } from "../replication/BackupStore.js";
-import { actorKey, checkRecord } from "../replication/items.js";
+import { actorKey } from "../replication/items.js";
 import type { EventLog } from "../replication/log/index.js";
 import { rebuildFromLog } from "../replication/logRecords.js";
 import type { Replicator } from "../replication/Replicator.js";
-import { stringify } from "../state/serializer.js";
 import type { ControlMessage } from "../transport/control.js";
-import { partitionMachine, type PartitionEvent, type PartitionState } from "./partitionMachine.js";
+import { initialPartitionSnapshot, nextPartitionSnapshot, partitionMachine, type PartitionEvent, type PartitionState } from "./partitionMachine.js";
 
 /** What the manager needs from its node. */
 export interface PartitionManagerDeps {
@@ -63,20 +62,24 @@ interface Slot {
   source: string | null;
   /** The view epoch at which this node took the partition over (fences its log writes). */
   epoch: number;
-  /** Records being handed over (transferring), serialized per chunk. */
-  chunks: ActorEntry[][] | null;
+  /** Actors being handed over (transferring), in chunks of at most `CHUNK_BYTES`. */
+  chunks: SerializedActor[][] | null;
   /** Incremented on every state change: an async step started in an older state stops. */
   run: number;
+  /** Called once at the next state change (pulls waiting for the partition to be handed over). */
+  changed: Array<() => void>;
   since: number;
 }
 
 const CHUNK_BYTES = 256 * 1024;
 const MAX_HELD = 10_000;
 const PULL_TIMEOUT_MS = 3_000;
+/** How long a pull that came early waits at the holder for the partition to be ready. */
+const PULL_HOLD_MS = 1_000;
 
 interface PullReply {
   readonly status: "wait" | "chunk" | "none" | "refused";
-  readonly actors?: ActorEntry[];
+  readonly actors?: SerializedActor[];
   readonly next?: number | null;
   readonly total?: number;
 }
@@ -96,8 +99,7 @@ export class PartitionManager {
   private stopped = false;
 
   constructor(private readonly deps: PartitionManagerDeps) {
-    const [initial] = initialTransition(partitionMachine);
-    this.slots = Array.from({ length: deps.partitions }, () => ({ snap: initial, held: [], inflight: 0, source: null, epoch: 0, chunks: null, run: 0, since: Date.now() }));
+    this.slots = Array.from({ length: deps.partitions }, () => ({ snap: initialPartitionSnapshot, held: [], inflight: 0, source: null, epoch: 0, chunks: null, run: 0, changed: [], since: Date.now() }));
   }
 
   state(p: number): PartitionState {
@@ -141,6 +143,22 @@ export class PartitionManager {
     });
   }
 
+  /** Resolves at the next state change of `p`, or after `ms`. */
+  private changed(p: number, ms: number): Promise<void> {
+    const slot = this.slots[p] as Slot;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        slot.changed = slot.changed.filter((l) => l !== done);
+        resolve();
+      }, ms);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      slot.changed.push(done);
+    });
+  }
+
   /** A call for `p` starts or ends running here (draining waits for running calls). */
   begin(p: number): void {
     (this.slots[p] as Slot).inflight++;
@@ -175,7 +193,7 @@ export class PartitionManager {
         } else if (st === "draining" || st === "transferring") {
           slot.epoch = view.epoch;
           // The records go back into the host before anything may run again.
-          if (st === "transferring") this.deps.host.importActors(p, (slot.chunks ?? []).flat());
+          if (st === "transferring") this.deps.host.importSerialized(p, (slot.chunks ?? []).flat());
           this.send(p, { type: "RECLAIM" });
         } else if (st === "serving" && previous !== null && previous.members.length > 0) {
           // Same owner; if the backups changed, the new ones need everything.
@@ -189,7 +207,6 @@ export class PartitionManager {
       }
     }
     this.deps.replicator.viewChanged();
-    this.updateInMotion();
   }
 
   /** Handles a control message of the move protocol (`pull`, `done`). */
@@ -245,11 +262,17 @@ export class PartitionManager {
   private send(p: number, event: PartitionEvent): void {
     const slot = this.slots[p] as Slot;
     const before = slot.snap.value;
-    const [next] = transition(partitionMachine, slot.snap, event);
+    const next = nextPartitionSnapshot(slot.snap, event);
     slot.snap = next;
     if (next.value === before && event.type !== "RECOVERY_FAILED") return;
     slot.run++;
     slot.since = Date.now();
+    if (next.value !== before) this.counted(before as PartitionState, next.value as PartitionState);
+    if (slot.changed.length > 0) {
+      const listeners = slot.changed;
+      slot.changed = [];
+      for (const l of listeners) l();
+    }
     this.enter(p, next.value as PartitionState, before as PartitionState);
   }
 
@@ -288,15 +311,14 @@ export class PartitionManager {
         this.wake(p);
         break;
     }
-    this.updateInMotion();
   }
 
   private reset(p: number): void {
     const slot = this.slots[p] as Slot;
     const st = this.state(p);
     if (st === "idle") return;
-    const [initial] = initialTransition(partitionMachine);
-    slot.snap = initial;
+    slot.snap = initialPartitionSnapshot;
+    this.counted(st, "idle");
     slot.run++;
     slot.chunks = null;
     this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, null));
@@ -316,13 +338,15 @@ export class PartitionManager {
     return t !== null && t.members.length > 0 ? t.ownerOf(p) : null;
   }
 
-  private updateInMotion(): void {
-    const counts: Record<string, number> = {};
-    for (let p = 0; p < this.slots.length; p++) {
-      const st = this.state(p);
-      if (st !== "idle" && st !== "serving") counts[st] = (counts[st] ?? 0) + 1;
+  /** Keeps `stats.inMotion` (partitions per non-steady state) up to date, in O(1) per change. */
+  private counted(from: PartitionState, to: PartitionState): void {
+    const counts = this.stats.inMotion;
+    if (from !== "idle" && from !== "serving") {
+      const n = (counts[from] ?? 0) - 1;
+      if (n > 0) counts[from] = n;
+      else delete counts[from];
     }
-    this.stats.inMotion = counts;
+    if (to !== "idle" && to !== "serving") counts[to] = (counts[to] ?? 0) + 1;
   }
 
   // ---- receiving: pull from the previous owner, or recover ----
@@ -355,9 +379,9 @@ export class PartitionManager {
   }
 
   /** Pulls every chunk of `p` from `from`; null if it holds nothing. Signals PULL_STARTED on the first chunk. */
-  private async pullAll(p: number, from: string, run: number, onFirst?: () => void): Promise<ActorEntry[] | null> {
+  private async pullAll(p: number, from: string, run: number, onFirst?: () => void): Promise<SerializedActor[] | null> {
     const slot = this.slots[p] as Slot;
-    const actors: ActorEntry[] = [];
+    const actors: SerializedActor[] = [];
     let cursor = 0;
     let waited = 0;
     for (;;) {
@@ -378,7 +402,8 @@ export class PartitionManager {
         continue;
       }
       if (cursor === 0) onFirst?.();
-      for (const a of reply.actors ?? []) actors.push({ type: String(a.type), id: String(a.id), record: checkRecord(a.record) });
+      if (!Array.isArray(reply.actors)) throw new MalformedMessageError(`the pull reply for partition ${p} has no actors`);
+      for (const a of reply.actors) actors.push(checkSerializedActor(a, CHUNK_BYTES * 4));
       if (reply.next === null || reply.next === undefined) return actors;
       cursor = reply.next;
     }
@@ -387,7 +412,7 @@ export class PartitionManager {
   private async pullFromSource(p: number, run: number): Promise<void> {
     const slot = this.slots[p] as Slot;
     const source = slot.source as string;
-    let actors: ActorEntry[] | null;
+    let actors: SerializedActor[] | null;
     try {
       actors = await this.pullAll(p, source, run, () => this.send(p, { type: "PULL_STARTED" }));
     } catch (err) {
@@ -401,13 +426,8 @@ export class PartitionManager {
       return;
     }
     const runNow = (this.slots[p] as Slot).run;
-    if (!(await this.confirm(p, source))) {
-      // The source took the partition back (its view changed); our view handling follows.
-      return;
-    }
-    if (!this.current(p, runNow)) return;
-    await this.install(p, actors, true);
-    if (!this.current(p, runNow)) return;
+    // False when the source took the partition back (its view changed; our view handling follows).
+    if (!(await this.install(p, () => this.deps.host.importSerialized(p, actors), this.confirm(p, source), runNow))) return;
     this.send(p, { type: "RECEIVED" });
   }
 
@@ -448,17 +468,17 @@ export class PartitionManager {
     // A live holder has the newest state: take it from there, like a planned move.
     const holder = found.find((f) => f.reply !== null && f.reply.status !== "none");
     if (holder !== undefined) {
-      let actors: ActorEntry[] | null = null;
+      let actors: SerializedActor[] | null = null;
       try {
         actors = await this.pullAll(p, holder.member, run);
       } catch {
         actors = null;
       }
       if (!this.current(p, run)) return;
-      if (actors !== null && (await this.confirm(p, holder.member)) && this.current(p, run)) {
-        await this.install(p, actors, true);
-        if (this.current(p, run)) this.finishRecovery(p, started);
-        return;
+      if (actors !== null) {
+        const pulled = actors;
+        if (await this.install(p, () => this.deps.host.importSerialized(p, pulled), this.confirm(p, holder.member), run)) return this.finishRecovery(p, started);
+        if (!this.current(p, run)) return;
       }
       this.send(p, { type: "RECOVERY_FAILED" });
       return;
@@ -474,8 +494,8 @@ export class PartitionManager {
       }
     }
     if (!this.current(p, run)) return;
-    await this.install(p, newest(copies), true);
-    if (this.current(p, run)) this.finishRecovery(p, started);
+    const best = newest(copies);
+    if (await this.install(p, () => this.deps.host.importActors(p, best), Promise.resolve(true), run)) this.finishRecovery(p, started);
   }
 
   private finishRecovery(p: number, started: number): void {
@@ -487,26 +507,37 @@ export class PartitionManager {
     this.send(p, { type: "RECOVERED" });
   }
 
-  /** Installs records and fences the log before the partition serves. */
-  private async install(p: number, actors: ActorEntry[], fence: boolean): Promise<void> {
-    const slot = this.slots[p] as Slot;
-    const eventLog = this.deps.eventLog();
-    if (eventLog !== null && fence) {
-      try {
-        await eventLog.markTakeover({ partition: p, epoch: slot.epoch, node: this.deps.selfId });
-      } catch (err) {
-        this.deps.log.warn({ err, partition: p }, "could not write the takeover marker; log entries of a deposed owner may be replayed");
-      }
-    }
+  /**
+   * Fences the log while the holder confirms the hand-over (`confirmed`, false if it took the
+   * partition back), then replaces whatever this node held of `p` with what `load` installs.
+   * Returns whether it installed (the partition may serve). The two round trips run at once:
+   * a marker written for a hand-over that is then refused only fences writes older than the
+   * refusing node's own, newer, ownership epoch.
+   */
+  private async install(p: number, load: () => string[], confirmed: Promise<boolean>, run: number): Promise<boolean> {
+    const [ok] = await Promise.all([confirmed, this.fence(p)]);
+    if (!ok || !this.current(p, run)) return false;
     this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, null));
-    const skipped = this.deps.host.importActors(p, actors);
+    const skipped = load();
     if (skipped.length > 0) this.deps.log.warn({ partition: p, skipped: skipped.slice(0, 5), count: skipped.length }, "records of actor types this node does not host were dropped");
     this.deps.backups.drop(p);
+    return true;
+  }
+
+  /** Writes the takeover marker `(p, epoch)` to the event log, if there is one. */
+  private async fence(p: number): Promise<void> {
+    const eventLog = this.deps.eventLog();
+    if (eventLog === null) return;
+    try {
+      await eventLog.markTakeover({ partition: p, epoch: (this.slots[p] as Slot).epoch, node: this.deps.selfId });
+    } catch (err) {
+      this.deps.log.warn({ err, partition: p }, "could not write the takeover marker; log entries of a deposed owner may be replayed");
+    }
   }
 
   private syncBackups(p: number): void {
     try {
-      this.deps.replicator.syncPartition(p, this.deps.host.exportPartition(p).filter((a) => this.deps.host.slotOf(a.type)?.backup.replicates));
+      this.deps.replicator.syncPartition(p, this.deps.host.exportPartition(p, { replicatedOnly: true }));
     } catch {
       // A turn is running: its own replication will carry the state; idle actors sync on the next view change.
     }
@@ -534,17 +565,17 @@ export class PartitionManager {
     // From here the records live in the chunks: the actors are dropped at once, so a turn
     // still running after a drain timeout fails (and is retried on the new owner) instead of
     // committing outside what is handed over.
-    const actors = this.deps.host.exportPartition(p, { force: true });
+    const actors = this.deps.host.exportSerialized(p, { force: true });
     this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, this.ownerNow(p)));
-    const chunks: ActorEntry[][] = [[]];
+    const chunks: SerializedActor[][] = [[]];
     let size = 0;
     for (const a of actors) {
-      const n = stringify(a.record).length;
-      if (size + n > CHUNK_BYTES && (chunks[chunks.length - 1] as ActorEntry[]).length > 0) {
+      const n = a.data.length + a.id.length + 64 + a.due.length * 32;
+      if (size + n > CHUNK_BYTES && (chunks[chunks.length - 1] as SerializedActor[]).length > 0) {
         chunks.push([]);
         size = 0;
       }
-      (chunks[chunks.length - 1] as ActorEntry[]).push(a);
+      (chunks[chunks.length - 1] as SerializedActor[]).push(a);
       size += n;
     }
     slot.chunks = chunks;
@@ -557,7 +588,17 @@ export class PartitionManager {
     }, timeout).unref();
   }
 
-  private onPull(p: number, from: string, cursor: number): PullReply & { backups?: ActorEntry[] } {
+  private async onPull(p: number, from: string, cursor: number): Promise<PullReply & { backups?: ActorEntry[] }> {
+    // A pull that comes before this node let go (its view is a moment behind, or running turns
+    // are finishing) is held until the partition changes state, not answered "wait": the puller
+    // would sleep and ask again, and under load each extra round trip costs tens of ms of pause.
+    const deadline = Date.now() + PULL_HOLD_MS;
+    for (;;) {
+      const st = this.state(p);
+      const early = st === "draining" || (st === "serving" && this.ownerNow(p) !== this.deps.selfId);
+      if (!early || Date.now() >= deadline) break;
+      await this.changed(p, deadline - Date.now());
+    }
     const st = this.state(p);
     const owner = this.ownerNow(p);
     if (st === "serving") {

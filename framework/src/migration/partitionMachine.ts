@@ -1,4 +1,4 @@
-import { setup } from "xstate";
+import { initialTransition, setup, transition, type SnapshotFrom } from "xstate";
 
 /**
  * The life of one partition on one node, as an xstate machine. Both sides of a move are in
@@ -74,3 +74,26 @@ export const partitionMachine = setup({
 });
 
 export type PartitionState = "idle" | "awaiting" | "catchingUp" | "recovering" | "serving" | "draining" | "transferring" | "released";
+
+type PartitionSnapshot = SnapshotFrom<typeof partitionMachine>;
+
+/** The machine's initial snapshot (`idle`). */
+export const initialPartitionSnapshot: PartitionSnapshot = initialTransition(partitionMachine)[0];
+
+const memo = new Map<string, PartitionSnapshot>();
+
+/**
+ * xstate's pure `transition`, memoized. The machine has no context, guards or history, so the
+ * next snapshot depends only on the current state and the event type: each (state, event) pair
+ * is computed by xstate once and reused. `transition` builds an inert actor per call (~10 µs
+ * here); a rebalance makes thousands of transitions on one event loop in a burst.
+ */
+export function nextPartitionSnapshot(snapshot: PartitionSnapshot, event: PartitionEvent): PartitionSnapshot {
+  const key = `${String(snapshot.value)}|${event.type}`;
+  let next = memo.get(key);
+  if (next === undefined) {
+    next = transition(partitionMachine, snapshot, event)[0];
+    memo.set(key, next);
+  }
+  return next;
+}

@@ -7,7 +7,7 @@ import type { HostHooks } from "../actor/ActorHost.js";
 import { ConfigError, DeadlineExceededError, MalformedMessageError, NodeStoppedError, NodeUnreachableError, NotOwnerError, ReplicationError, SelfCallError } from "../errors.js";
 import { PartitionManager, type MoveStats } from "../migration/PartitionManager.js";
 import { BackupStore } from "../replication/BackupStore.js";
-import { checkItems } from "../replication/items.js";
+import { checkItems, type ReplReply } from "../replication/items.js";
 import { openEventLog, type EventLog } from "../replication/log/index.js";
 import { Replicator, type ReplicationStats } from "../replication/Replicator.js";
 import { sendControl, type ControlMessage } from "../transport/control.js";
@@ -433,11 +433,10 @@ export class ClusterNode extends BerthNode {
     if (msg.e > this.view.epoch) await this.membership.reconcile();
     // A node declared down (failover) is no longer a member: its late writes are refused here,
     // so it can never collect the acknowledgements it would need to answer its callers.
-    if (!this.view.members.some((m) => m.id === msg.from)) return { applied: [], needFull: [], rejected: "not-a-member" };
+    if (!this.view.members.some((m) => m.id === msg.from)) return { needFull: [], rejected: "not-a-member" } satisfies ReplReply;
+    // Items of partitions this node serves itself are acknowledged, not applied: it holds newer state.
     const mine = items.filter((it) => this.partitionManager.state(it.p) !== "serving");
-    const served = items.filter((it) => this.partitionManager.state(it.p) === "serving").map((it): [string, number] => [`${it.t}/${it.i}`, it.s]);
-    const result = this.backups.apply(mine);
-    return { applied: [...result.applied, ...served], needFull: result.needFull };
+    return this.backups.apply(mine) satisfies ReplReply;
   }
 
   /** Drops backup copies of partitions this node has not backed up for a minute. */

@@ -1,7 +1,7 @@
 import type { ActorEntry, ActorRecord, CallOutcome, TimerRecord } from "../actor/record.js";
 import { applyDelta } from "../state/delta.js";
 import { copyValue } from "../state/walk.js";
-import { actorKey, type ReplItem } from "./items.js";
+import { actorKey, type ReplItem, type ReplReply } from "./items.js";
 
 interface Copy {
   readonly type: string;
@@ -14,13 +14,6 @@ interface Copy {
   seq: number;
 }
 
-/** What a backup answers for a batch of items. */
-export interface ApplyResult {
-  /** [actor key, sequence the backup now holds]. */
-  readonly applied: Array<[string, number]>;
-  /** Actors the backup needs a full record of (no copy, or a gap in the sequence). */
-  readonly needFull: string[];
-}
 
 const MAX_CALLS = 16;
 
@@ -31,9 +24,12 @@ const MAX_CALLS = 16;
 export class BackupStore {
   private readonly parts = new Map<number, Map<string, Copy>>();
 
-  /** Applies items in order. Idempotent: an item at or below the held sequence is acknowledged as is. */
-  apply(items: readonly ReplItem[]): ApplyResult {
-    const applied: Array<[string, number]> = [];
+  /**
+   * Applies items in order. Idempotent: an item at or below the held sequence is held already.
+   * Returns the actors it needs a full record of (no copy, or a gap in the sequence); every
+   * other item is held.
+   */
+  apply(items: readonly ReplItem[]): ReplReply {
     const needFull: string[] = [];
     for (const item of items) {
       const key = actorKey(item.t, item.i);
@@ -43,17 +39,12 @@ export class BackupStore {
       switch (item.k) {
         case "x":
           part.delete(key);
-          applied.push([key, item.s]);
           break;
         case "f":
           if (copy === undefined || item.s >= copy.seq) part.set(key, fromRecord(item.t, item.i, item.r));
-          applied.push([key, Math.max(item.s, copy?.seq ?? 0)]);
           break;
         case "d": {
-          if (copy !== undefined && item.s <= copy.seq) {
-            applied.push([key, copy.seq]); // already held (a resend, or a full record overtook it)
-            break;
-          }
+          if (copy !== undefined && item.s <= copy.seq) break; // already held (a resend, or a full record overtook it)
           if (copy === undefined || item.s !== copy.seq + 1) {
             needFull.push(key);
             break;
@@ -73,12 +64,11 @@ export class BackupStore {
           }
           copy.lastUsed = item.lu;
           copy.seq = item.s;
-          applied.push([key, copy.seq]);
           break;
         }
       }
     }
-    return { applied, needFull: [...new Set(needFull)] };
+    return { needFull: needFull.length > 1 ? [...new Set(needFull)] : needFull };
   }
 
   /** The copies of a partition, as records (copies: the store keeps its own). */

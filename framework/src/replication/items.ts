@@ -1,5 +1,5 @@
 import { MalformedMessageError } from "../errors.js";
-import type { ActorRecord, CallOutcome, TimerRecord } from "../actor/record.js";
+import { checkRecord, type ActorRecord, type CallOutcome, type TimerRecord } from "../actor/record.js";
 import type { Delta } from "../state/delta.js";
 
 /**
@@ -26,6 +26,19 @@ export type ReplItem =
   | { readonly k: "f"; readonly p: number; readonly t: string; readonly i: string; readonly s: number; readonly r: ActorRecord }
   | { readonly k: "x"; readonly p: number; readonly t: string; readonly i: string; readonly s: number };
 
+/**
+ * A backup's answer to a batch: it holds every item of the batch except those of the actors in
+ * `needFull` (no copy, or a gap in the sequence: the owner resends them in full). A backup that
+ * refuses the batch altogether (the sender is not a member) says why in `rejected` and holds
+ * nothing of it. No per-item list: the owner knows what it sent.
+ */
+export interface ReplReply {
+  readonly needFull: readonly string[];
+  readonly rejected?: "not-a-member";
+}
+
+export { checkRecord };
+
 /** `type/id`: how actors are keyed in replication. */
 export function actorKey(type: string, id: string): string {
   return `${type}/${id}`;
@@ -48,21 +61,4 @@ export function checkItems(value: unknown): ReplItem[] {
     if (o.k === "f") checkRecord(o.r);
   }
   return value as ReplItem[];
-}
-
-/** Validates an actor record received from another node. */
-export function checkRecord(value: unknown): ActorRecord {
-  if (typeof value !== "object" || value === null) throw new MalformedMessageError("actor record must be an object");
-  const r = value as Record<string, unknown>;
-  if (!("state" in r)) throw new MalformedMessageError("actor record has no state");
-  if (!Array.isArray(r.timers)) throw new MalformedMessageError("actor record timers must be a list");
-  for (const t of r.timers as unknown[]) {
-    const tt = t as Record<string, unknown> | null;
-    if (typeof tt !== "object" || tt === null || typeof tt.id !== "string" || typeof tt.handler !== "string" || typeof tt.due !== "number" || !Array.isArray(tt.args)) {
-      throw new MalformedMessageError("actor record has a malformed timer");
-    }
-  }
-  if (typeof r.timerSeq !== "number" || typeof r.lastUsed !== "number") throw new MalformedMessageError("actor record counters are invalid");
-  if (r.calls !== undefined && !Array.isArray(r.calls)) throw new MalformedMessageError("actor record calls must be a list");
-  return value as ActorRecord;
 }

@@ -1,5 +1,5 @@
 import { MalformedMessageError, PayloadTooLargeError } from "../errors.js";
-import { serializer } from "../state/serializer.js";
+import { isPlainJson, serializer } from "../state/serializer.js";
 import { fromWireError, toWireError, type WireError } from "./wireErrors.js";
 
 /**
@@ -67,37 +67,9 @@ export function num(obj: Record<string, unknown>, key: string, min: number, max:
  * of those) skip superjson, which costs more than the rest of the message.
  */
 export function packValue(value: unknown): unknown {
-  if (isPlainJson(value, 0)) return { j: value };
+  if (isPlainJson(value)) return { j: value };
   const { json, meta } = serializer.serialize(value);
   return meta === undefined ? { j: json } : { j: json, m: meta };
-}
-
-/** Whether JSON.stringify/parse round-trips `value` exactly. */
-function isPlainJson(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return true;
-    case "number":
-      return Number.isFinite(value) && !Object.is(value, -0);
-    case "object": {
-      if (value === null) return true;
-      if (depth > 32) return false;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
-        return true;
-      }
-      if (Object.getPrototypeOf(value) !== Object.prototype) return false;
-      for (const k in value) {
-        if (!Object.hasOwn(value, k)) continue;
-        const v = (value as Record<string, unknown>)[k];
-        if (v === undefined || k === "__proto__" || !isPlainJson(v, depth + 1)) return false;
-      }
-      return true;
-    }
-    default:
-      return false;
-  }
 }
 
 /** Decodes a value packed by `packValue`. */
