@@ -262,6 +262,27 @@ export class InvalidEventError extends BerthError {
   }
 }
 
+/**
+ * A machine actor defined with `refuseUnhandled: true` got an event that no transition of its
+ * current state accepts (xstate would silently ignore it); the call failed and nothing changed.
+ */
+export class EventNotAcceptedError extends BerthError {
+  static readonly code = "event-not-accepted";
+  constructor(
+    readonly actorType: string,
+    readonly actorId: string,
+    readonly eventType: string,
+    readonly state: string,
+  ) {
+    super(
+      EventNotAcceptedError.code,
+      `${actorType}/${actorId} does not accept ${eventType} in state ${state}, so nothing changed; ` +
+        `send an event this state accepts (the can(event) query tells which do)`,
+    );
+    this.name = "EventNotAcceptedError";
+  }
+}
+
 /** The machine stopped with an error while handling an event; the event had no effect. */
 export class MachineError extends BerthError {
   static readonly code = "machine-error";

@@ -53,6 +53,7 @@ export {
   QueryMutationError,
   SelfCallError,
   InvalidEventError,
+  EventNotAcceptedError,
   MachineError,
   NodeUnreachableError,
   ReplicationError,
