@@ -262,6 +262,9 @@ export class InvalidEventError extends BerthError {
   }
 }
 
+/** An xstate state value: a state's name, or an object of nested ones. */
+export type MachineStateValue = string | { readonly [region: string]: MachineStateValue };
+
 /**
  * A machine actor defined with `refuseUnhandled: true` got an event that no transition of its
  * current state accepts (xstate would silently ignore it); the call failed and nothing changed.
@@ -272,11 +275,12 @@ export class EventNotAcceptedError extends BerthError {
     readonly actorType: string,
     readonly actorId: string,
     readonly eventType: string,
-    readonly state: string,
+    /** The machine's state value when it refused, e.g. `"shipping"` or `{ payment: "card" }`. */
+    readonly state: MachineStateValue,
   ) {
     super(
       EventNotAcceptedError.code,
-      `${actorType}/${actorId} does not accept ${eventType} in state ${state}, so nothing changed; ` +
+      `${actorType}/${actorId} does not accept ${eventType} in state ${JSON.stringify(state)}, so nothing changed; ` +
         `send an event this state accepts (the can(event) query tells which do)`,
     );
     this.name = "EventNotAcceptedError";

@@ -8,7 +8,7 @@ import {
   type OutputFrom,
   type SnapshotFrom,
 } from "xstate";
-import { ConfigError, EventNotAcceptedError, InvalidEventError, MachineError } from "../errors.js";
+import { ConfigError, EventNotAcceptedError, InvalidEventError, MachineError, type MachineStateValue } from "../errors.js";
 import { none, type BackupPolicy } from "../replication/policy.js";
 import { toMillis, type Duration } from "../time/duration.js";
 import { DEFAULT_IDLE_TIMEOUT, defineType, type ActorType, type HandlerEntry } from "./defineActor.js";
@@ -171,8 +171,8 @@ function runMachine(
   try {
     actor.start();
     if (event !== undefined && refuseUnhandled) {
-      const before = actor.getSnapshot() as { can(e: unknown): boolean; value: unknown };
-      if (!before.can(event)) throw new EventNotAcceptedError(name, ctx.id, event.type, JSON.stringify(before.value));
+      const before = actor.getSnapshot() as { can(e: unknown): boolean; value: MachineStateValue };
+      if (!before.can(event)) throw new EventNotAcceptedError(name, ctx.id, event.type, before.value);
     }
     if (event !== undefined) actor.send(event);
     const snap = actor.getSnapshot() as { status: string; error?: unknown };
