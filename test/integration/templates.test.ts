@@ -95,6 +95,7 @@ test("package.json gets the package name and the berth dependency; .gitignore is
     "from a source checkout the app depends on this framework by path",
   );
   t.is(readPkg(join(cwd, "shop")).dependencies.xstate, readPkg("templates/statechart").dependencies.xstate, "the template's other dependencies are kept");
+  t.true(existsSync(join(cwd, "shop", "README.md")));
   t.true(existsSync(join(cwd, "shop", ".gitignore")));
   t.false(existsSync(join(cwd, "shop", "_gitignore")));
   t.regex(r.stdout, /next:\n {2}cd shop && npm install && npm start\n {2}npm test\n$/);
