@@ -262,6 +262,31 @@ export class InvalidEventError extends BerthError {
   }
 }
 
+/** An xstate state value: a state's name, or an object of nested ones. */
+export type MachineStateValue = string | { readonly [region: string]: MachineStateValue };
+
+/**
+ * A machine actor defined with `refuseUnhandled: true` got an event that no transition of its
+ * current state accepts (xstate would silently ignore it); the call failed and nothing changed.
+ */
+export class EventNotAcceptedError extends BerthError {
+  static readonly code = "event-not-accepted";
+  constructor(
+    readonly actorType: string,
+    readonly actorId: string,
+    readonly eventType: string,
+    /** The machine's state value when it refused, e.g. `"shipping"` or `{ payment: "card" }`. */
+    readonly state: MachineStateValue,
+  ) {
+    super(
+      EventNotAcceptedError.code,
+      `${actorType}/${actorId} does not accept ${eventType} in state ${JSON.stringify(state)}, so nothing changed; ` +
+        `send an event this state accepts (the can(event) query tells which do)`,
+    );
+    this.name = "EventNotAcceptedError";
+  }
+}
+
 /** The machine stopped with an error while handling an event; the event had no effect. */
 export class MachineError extends BerthError {
   static readonly code = "machine-error";

@@ -32,6 +32,7 @@ export { BerthNode, DEFAULT_PARTITIONS, type NodeOptions, type NodeStats } from 
 export { createNode } from "./node/createNode.js";
 export { ClusterNode, type ClusterNodeOptions, type ClusterStats } from "./node/ClusterNode.js";
 export type { NatsOptions } from "./transport/nats/connectNats.js";
+export { resolveNatsUrls } from "./cli/natsUrls.js";
 export type { MembershipTiming } from "./membership/Membership.js";
 export type { Role, View, Member, NodeRecord } from "./membership/types.js";
 export { partitionOf } from "./placement/partition.js";
@@ -53,10 +54,12 @@ export {
   QueryMutationError,
   SelfCallError,
   InvalidEventError,
+  EventNotAcceptedError,
   MachineError,
   NodeUnreachableError,
   ReplicationError,
   TurnEndedError,
   UnknownActorTypeError,
   UnknownHandlerError,
+  type MachineStateValue,
 } from "./errors.js";

@@ -1,6 +1,6 @@
 import test from "ava";
 import { assign, setup } from "xstate";
-import { defineMachineActor, InvalidEventError, MachineError } from "berth";
+import { defineMachineActor, EventNotAcceptedError, InvalidEventError, MachineError } from "berth";
 import { createTestNode } from "berth/testing";
 
 const checkout = setup({
@@ -107,5 +107,23 @@ test("an action that throws fails the call and leaves the machine where it was",
   t.is(s.value, "payment");
   t.is(s.status, "active");
   t.is((await c.send({ type: "PAY" })).value, "paid", "the machine keeps working");
+  await node.stop();
+});
+
+test("refuseUnhandled: an event the state does not accept fails the call and changes nothing", async (t) => {
+  const Strict = defineMachineActor("strict-checkout", checkout, { input: () => ({ items: 3 }), refuseUnhandled: true });
+  const node = await createTestNode({ actors: [Checkout, Strict] });
+  const strict = node.ref(Strict, "c1");
+  const e = await t.throwsAsync(strict.send({ type: "PAY" }), { instanceOf: EventNotAcceptedError });
+  t.is(e.eventType, "PAY");
+  t.is(e.state, "shipping");
+  t.regex(e.message, /strict-checkout\/c1 does not accept PAY in state "shipping"/);
+  t.is((await strict.snapshot()).value, "shipping");
+  t.is((await strict.send({ type: "ADDRESS", address: "x" })).value, "payment", "accepted events still work");
+  // The delayed transition is the machine's own event: never refused.
+  await node.clock.advance("15m");
+  t.is((await strict.snapshot()).value, "abandoned");
+  // Without the option, xstate's default: ignored, the unchanged state answered.
+  t.is((await node.ref(Checkout, "c1").send({ type: "PAY" })).value, "shipping");
   await node.stop();
 });

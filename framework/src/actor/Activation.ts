@@ -65,6 +65,8 @@ export class Activation {
   live: unknown;
   /** The last committed state; never mutated, shares subtrees across turns. */
   committed: unknown;
+  /** Whether `load` ran: from then on `toRecord` is the committed record, even while activating. */
+  loaded = false;
   timers: readonly TimerRecord[] = EMPTY_TIMERS;
   timerSeq = 0;
   /** The timers as changed by the running writing turn (copy-on-write), else null. */
@@ -112,6 +114,7 @@ export class Activation {
 
   /** Installs a record (fresh or restored) as committed and live state. */
   load(record: ActorRecord): void {
+    this.loaded = true;
     this.committed = record.state;
     this.live = copyValue(record.state, "state");
     this.timers = record.timers;

@@ -270,7 +270,9 @@ export class ActorHost {
     const slot = this.slots.get(typeName);
     if (slot === undefined) return undefined;
     const act = slot.active.get(id);
-    if (act !== undefined && act.status !== Status.Gone && act.status !== Status.Activating) return act.toRecord();
+    // An activating actor that loaded its record has one: its onActivate turn may be waiting
+    // for a backup that needs it in full (sync replication of the activation's first change).
+    if (act !== undefined && act.status !== Status.Gone && act.loaded) return act.toRecord();
     const passive = slot.passive.get(id);
     return passive === undefined ? undefined : (parse(passive.data) as ActorRecord);
   }

@@ -8,7 +8,7 @@ import {
   type OutputFrom,
   type SnapshotFrom,
 } from "xstate";
-import { ConfigError, InvalidEventError, MachineError } from "../errors.js";
+import { ConfigError, EventNotAcceptedError, InvalidEventError, MachineError, type MachineStateValue } from "../errors.js";
 import { none, type BackupPolicy } from "../replication/policy.js";
 import { toMillis, type Duration } from "../time/duration.js";
 import { DEFAULT_IDLE_TIMEOUT, defineType, type ActorType, type HandlerEntry } from "./defineActor.js";
@@ -50,6 +50,13 @@ export interface MachineActorOptions<M extends AnyStateMachine> {
   backup?: BackupPolicy;
   idleTimeout?: Duration;
   expireAfter?: Duration;
+  /**
+   * Refuse events the current state does not accept: `send` fails with `EventNotAcceptedError`
+   * and nothing changes, instead of xstate's default of ignoring them silently (and answering
+   * the unchanged state). "Accepts" is xstate's `can(event)`: a transition exists and its guard
+   * passes. Delayed events the machine sent itself are never refused. Default false.
+   */
+  refuseUnhandled?: boolean;
 }
 
 const DELIVER = "$deliver";
@@ -83,6 +90,7 @@ export function defineMachineActor<const N extends string, M extends AnyStateMac
     throw new ConfigError(`defineMachineActor("${name}") needs an xstate v5 machine made with createMachine() or setup().createMachine()`);
   }
   const input = options.input;
+  const refuse = options.refuseUnhandled === true;
   const start = (ctx: ActorContext<unknown, {}>): void => {
     if (ctx.state !== null) return;
     ctx.state = runMachine(name, machine, ctx, undefined, input?.(ctx.id));
@@ -90,7 +98,7 @@ export function defineMachineActor<const N extends string, M extends AnyStateMac
   const handlers = new Map<string, HandlerEntry>([
     entry("send", false, 1, (ctx: ActorContext<unknown, {}>, event: unknown) => {
       checkEvent(event, false);
-      ctx.state = runMachine(name, machine, ctx, event as { type: string });
+      ctx.state = runMachine(name, machine, ctx, event as { type: string }, undefined, refuse);
       return view(ctx.state);
     }),
     // Durable timers deliver delayed events through this handler (xstate.after.* included).
@@ -143,6 +151,7 @@ function runMachine(
   ctx: ActorContext<unknown, {}>,
   event: { type: string } | undefined,
   input?: unknown,
+  refuseUnhandled = false,
 ): unknown {
   const actor = ctx.state === null ? createActor(machine, { input }) : createActor(machine, { snapshot: ctx.state as never });
   const scheduler = actor.system.scheduler;
@@ -161,6 +170,10 @@ function runMachine(
   const sub = actor.subscribe({ error: (err) => (failure = err) });
   try {
     actor.start();
+    if (event !== undefined && refuseUnhandled) {
+      const before = actor.getSnapshot() as { can(e: unknown): boolean; value: MachineStateValue };
+      if (!before.can(event)) throw new EventNotAcceptedError(name, ctx.id, event.type, before.value);
+    }
     if (event !== undefined) actor.send(event);
     const snap = actor.getSnapshot() as { status: string; error?: unknown };
     if (snap.status === "error" || failure !== undefined) {

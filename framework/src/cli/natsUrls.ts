@@ -27,8 +27,17 @@ export function readDevState(dir = process.cwd()): DevState | null {
 }
 
 /**
- * The NATS servers to use: `--nats`, else `NATS_URL`, else the `berth dev` cluster running
- * from this folder.
+ * The NATS servers to use: `flag` (a comma-separated list, e.g. `berth node --nats`), else
+ * `NATS_URL`, else the `berth dev` cluster running from `dir` (read from
+ * `.berth/dev/cluster.json`). Throws a `ConfigError` naming all three when none is set.
+ *
+ * @param flag an explicit list; `undefined` to fall back to `NATS_URL` and `berth dev`
+ * @param dir the project folder `berth dev` runs from (default: the current directory)
+ * @example
+ * ```ts
+ * // a script next to `npm start` (berth dev): joins that cluster as a gateway
+ * const node = await createNode({ actors: [Counter], nats: { servers: resolveNatsUrls(undefined) }, roles: ["gateway"] });
+ * ```
  */
 export function resolveNatsUrls(flag: string | undefined, dir = process.cwd()): string[] {
   const raw = flag ?? process.env.NATS_URL ?? readDevState(dir)?.urls.join(",");
