@@ -109,12 +109,10 @@ test("queries run concurrently with each other but never with a writing turn", a
   });
   const node = await createTestNode({ actors: [Doc] });
   const d = node.ref(Doc, "d");
-  const started = Date.now();
   const reads = await Promise.all([d.read(), d.read(), d.read(), d.read()]);
-  const readMs = Date.now() - started;
   t.deepEqual(reads, ["", "", "", ""]);
+  // Overlap is observed directly, not inferred from elapsed time (a loaded machine stretches time).
   t.is(p.probe.maxReaders, 4, "four queries overlapped");
-  t.true(readMs < 18, `four 5 ms queries took ${readMs} ms: they ran together`);
 
   const mixed = await Promise.all([d.read(), d.edit("a"), d.read(), d.read(), d.edit("b"), d.read()]);
   t.deepEqual(mixed, ["", undefined, "a", "a", undefined, "ab"]);
@@ -124,19 +122,21 @@ test("queries run concurrently with each other but never with a writing turn", a
 });
 
 test("different actors run in parallel", async (t) => {
+  let running = 0;
+  let most = 0;
   const Slow = defineActor("slow", {
     state: () => ({}),
     handlers: {
       async work() {
+        most = Math.max(most, ++running);
         await sleep(20);
+        running--;
         return true;
       },
     },
   });
   const node = await createTestNode({ actors: [Slow] });
-  const started = Date.now();
   await Promise.all(Array.from({ length: 10 }, (_, i) => node.ref(Slow, `s${i}`).work()));
-  const ms = Date.now() - started;
-  t.true(ms < 150, `ten 20 ms turns on ten actors took ${ms} ms`);
+  t.is(most, 10, "all ten actors' turns were running at once");
   await node.stop();
 });
