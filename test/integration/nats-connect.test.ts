@@ -30,7 +30,13 @@ const pem = (name: string): string => join(certs, `${name}.pem`);
 /** A private CA, a server certificate for 127.0.0.1 and a client certificate, all signed by it. */
 function makeCerts(): void {
   mkdirSync(certs, { recursive: true });
-  const ssl = (...args: string[]): void => void execFileSync("openssl", args, { cwd: certs, stdio: "pipe" });
+  const ssl = (...args: string[]): void => {
+    try {
+      execFileSync("openssl", args, { cwd: certs, stdio: "pipe" });
+    } catch (error) {
+      throw new Error(`openssl ${args[0]} failed (this test makes its certificates with openssl: apt-get install -y openssl)`, { cause: error });
+    }
+  };
   ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", "/CN=berth test ca");
   // The Node client checks a server reached by IP address against "localhost" (it sends no
   // server name for an IP), so the test certificate names both.
