@@ -6,7 +6,9 @@ import type { Command } from "commander";
 import { ConfigError } from "../errors.js";
 import { reapStaleServers, startNatsCluster, startNatsServer, type NatsServerHandle } from "../harness/index.js";
 import { appServesHttp, devSecret, parseAddress } from "../http/cli.js";
+import { credentialsFromUrls } from "../transport/nats/urlCredentials.js";
 import { appEntry, loadApp } from "./loadApp.js";
+import { natsAuthFrom, type NatsAuth } from "./natsAuth.js";
 import { DEV_STATE_FILE, type DevState } from "./natsUrls.js";
 import { readStatus, type ClusterStatus } from "./statusCommand.js";
 
@@ -66,9 +68,11 @@ async function runDev(opts: DevOptions): Promise<void> {
 
   let servers: readonly NatsServerHandle[] = [];
   let urls: string[];
+  // Nodes inherit the environment, so NATS_USER/NATS_PASSWORD/NATS_TOKEN/NATS_CA… reach them too.
+  const auth = natsAuthFrom({});
   if (process.env.NATS_URL) {
     urls = process.env.NATS_URL.split(",").map((s) => s.trim()).filter(Boolean);
-    say(`using NATS at ${urls.join(", ")} (from NATS_URL)`);
+    say(`using NATS at ${credentialsFromUrls(urls).servers.join(", ")} (from NATS_URL)`);
   } else {
     const natsDir = resolve(dir, "nats");
     const reaped = await reapStaleServers(natsDir);
@@ -138,12 +142,12 @@ async function runDev(opts: DevOptions): Promise<void> {
   say("");
   say(`cluster "${opts.cluster}" is up`);
   if (gateway?.http !== undefined) say(`  open:   ${gateway.http}   (the gateway; every node below is a correct entry point too)`);
-  say(`  NATS:   ${servers.length > 0 ? servers.map((s) => `${s.url} (pid ${s.pid})`).join(", ") : urls.join(", ")}`);
+  say(`  NATS:   ${servers.length > 0 ? servers.map((s) => `${s.url} (pid ${s.pid})`).join(", ") : credentialsFromUrls(urls).servers.join(", ")}`);
   for (const n of nodes) say(`  ${n.id}: pid ${n.child.pid}${n.http ? `, ${n.http}` : ""}, log ${n.log}`);
   say(`  status: npx berth status   (from this folder; NATS URLs are in ${DEV_STATE_FILE})`);
   say("press Ctrl-C to stop everything");
   say("");
-  await liveStatus(urls, opts.cluster, nodes, () => stopping);
+  await liveStatus(urls, opts.cluster, auth, nodes, () => stopping);
 }
 
 function startNode(id: string, log: string, opts: DevOptions, urls: string[], args: string[], env: NodeJS.ProcessEnv): DevNode {
@@ -174,7 +178,7 @@ async function waitForLine(file: string, needle: string, node: DevNode, timeoutM
 }
 
 /** One line per node, refreshed in place on a terminal (every 10 s on a pipe). */
-async function liveStatus(urls: string[], cluster: string, nodes: DevNode[], stopping: () => boolean): Promise<never> {
+async function liveStatus(urls: string[], cluster: string, auth: NatsAuth, nodes: DevNode[], stopping: () => boolean): Promise<never> {
   const tty = process.stdout.isTTY === true;
   let lines = 0;
   let lastPrinted = 0;
@@ -182,7 +186,7 @@ async function liveStatus(urls: string[], cluster: string, nodes: DevNode[], sto
     if (stopping()) await new Promise<never>(() => undefined);
     let status: ClusterStatus | null = null;
     try {
-      status = await readStatus(urls, cluster);
+      status = await readStatus(urls, cluster, auth);
     } catch {
       status = null;
     }

@@ -6,15 +6,17 @@ import { createLogger } from "../node/logger.js";
 import { httpOptions, type HttpCliOptions } from "../http/cli.js";
 import { createHttpNode } from "../http/createHttpNode.js";
 import { appEntry, loadApp } from "./loadApp.js";
+import { addNatsAuthOptions, natsAuthFrom, type NatsAuthFlags } from "./natsAuth.js";
 import { resolveNatsUrls } from "./natsUrls.js";
 
 /** `berth node`: runs one node of an app against a NATS cluster until SIGTERM/SIGINT. */
 export function registerNode(program: Command): void {
-  program
+  const command = program
     .command("node")
     .description("run one node of an app on a NATS cluster")
     .option("--app <dir>", "the app folder (its package.json names the module exporting `actors`)", ".")
-    .option("--nats <urls>", "NATS server URLs, comma-separated (default: $NATS_URL or the berth dev cluster)")
+    .option("--nats <urls>", "NATS server URLs, comma-separated (default: $NATS_URL or the berth dev cluster)");
+  addNatsAuthOptions(command)
     .option("--id <id>", "node id (default: random)")
     .option("--role <role>", "worker (hosts actors) or gateway (routes only)", "worker")
     .option("--cluster <name>", "cluster name: nodes on the same NATS with the same name form one cluster", "berth")
@@ -24,7 +26,7 @@ export function registerNode(program: Command): void {
     .option("--http <[host:]port>", "serve the app's HTTP routes (worker) or forward them (gateway) on this address; port 0 picks a free one")
     .option("--http-advertise <url>", "the URL other nodes use to reach this node's HTTP port (default http://<host>:<port>)")
     .option("--cookie-secure", "mark the session cookie Secure (behind HTTPS); also BERTH_COOKIE_SECURE=1")
-    .action(async (opts: { app: string; nats?: string; id?: string; role: string; cluster: string; capacity: string; logLevel: string; shutdownTimeout: string } & HttpCliOptions) => {
+    .action(async (opts: { app: string; nats?: string; id?: string; role: string; cluster: string; capacity: string; logLevel: string; shutdownTimeout: string } & NatsAuthFlags & HttpCliOptions) => {
       if (opts.role !== "worker" && opts.role !== "gateway") throw new ConfigError(`--role must be worker or gateway; got ${opts.role}`);
       const capacity = Number(opts.capacity);
       if (!(capacity > 0)) throw new ConfigError(`--capacity must be a positive number; got ${opts.capacity}`);
@@ -33,7 +35,7 @@ export function registerNode(program: Command): void {
       const nodeOptions = {
         actors: app.actors,
         ...(app.providers ? { providers: app.providers } : {}),
-        nats: { servers: resolveNatsUrls(opts.nats) },
+        nats: { servers: resolveNatsUrls(opts.nats), ...natsAuthFrom(opts) },
         cluster: opts.cluster,
         roles: [opts.role as Role],
         capacity,

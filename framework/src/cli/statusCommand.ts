@@ -5,6 +5,8 @@ import type { NodeRecord, View } from "../membership/types.js";
 import { createLogger } from "../node/logger.js";
 import { tableOfView } from "../membership/codec.js";
 import { connectNats } from "../transport/nats/connectNats.js";
+import { credentialsFromUrls } from "../transport/nats/urlCredentials.js";
+import { addNatsAuthOptions, natsAuthFrom, type NatsAuth, type NatsAuthFlags } from "./natsAuth.js";
 import { resolveNatsUrls } from "./natsUrls.js";
 
 /** One member as `berth status` reports it. */
@@ -35,8 +37,8 @@ export interface ClusterStatus {
 }
 
 /** Reads the view and node records of a cluster. */
-export async function readStatus(urls: string[], cluster: string): Promise<ClusterStatus> {
-  const nc = await connectNats({ servers: urls, name: "berth-status" });
+export async function readStatus(urls: string[], cluster: string, auth: NatsAuth = {}): Promise<ClusterStatus> {
+  const nc = await connectNats({ servers: urls, name: "berth-status", ...auth });
   try {
     const log = createLogger({ level: "silent" });
     const views = await NatsViewStore.bind(nc, cluster, log);
@@ -65,7 +67,7 @@ export async function readStatus(urls: string[], cluster: string): Promise<Clust
         updatedAgoMs: r ? now - r.updated : null,
       };
     });
-    return { cluster, nats: urls, epoch: view.epoch, members };
+    return { cluster, nats: credentialsFromUrls(urls).servers, epoch: view.epoch, members }; // never print a password from a URL
   } finally {
     await nc.close();
   }
@@ -73,14 +75,15 @@ export async function readStatus(urls: string[], cluster: string): Promise<Clust
 
 /** `berth status`: the view and, per member, role, state, pid, partitions owned and actors active. */
 export function registerStatus(program: Command): void {
-  program
+  const command = program
     .command("status")
     .description("show a cluster's view: epoch, and per member its role, state, pid, partitions, actors and partitions in motion")
-    .option("--nats <urls>", "NATS server URLs (default: $NATS_URL or the berth dev cluster of this folder)")
+    .option("--nats <urls>", "NATS server URLs (default: $NATS_URL or the berth dev cluster of this folder)");
+  addNatsAuthOptions(command)
     .option("--cluster <name>", "cluster name", "berth")
     .option("--json", "print JSON", false)
-    .action(async (opts: { nats?: string; cluster: string; json: boolean }) => {
-      const status = await readStatus(resolveNatsUrls(opts.nats), opts.cluster);
+    .action(async (opts: { nats?: string; cluster: string; json: boolean } & NatsAuthFlags) => {
+      const status = await readStatus(resolveNatsUrls(opts.nats), opts.cluster, natsAuthFrom(opts));
       if (opts.json) {
         console.log(JSON.stringify(status, null, 2));
         return;

@@ -4,4 +4,4 @@ export { startNatsServer } from "./startNatsServer.js";
 export { startNatsCluster } from "./startNatsCluster.js";
 export { reapStaleServers } from "./reapStaleServers.js";
 export { NatsServerNotFoundError, NatsServerStartError, NatsServerStopError, type NatsServerStartFailure } from "./errors.js";
-export type { NatsCluster, NatsServerHandle, StartNatsClusterOptions, StartNatsServerOptions } from "./types.js";
+export type { NatsCluster, NatsServerHandle, ServerAuthorization, ServerTls, StartNatsClusterOptions, StartNatsServerOptions } from "./types.js";

@@ -7,8 +7,9 @@ function quote(value: string): string {
 
 /**
  * The `nats-server` config for `spec`: loopback only, HTTP monitoring on, JetStream with
- * 256 MB memory / 2 GB file limits, and for cluster members a `cluster` block whose
- * routes list every member (a server ignores the route to itself).
+ * 256 MB memory / 2 GB file limits, client `authorization` and `tls` when asked for (tests of
+ * auth), and for cluster members a `cluster` block whose routes list every member (a server
+ * ignores the route to itself).
  */
 export function renderServerConfig(spec: NatsServerSpec): string {
   const lines = [
@@ -23,6 +24,20 @@ export function renderServerConfig(spec: NatsServerSpec): string {
       `  store_dir: ${quote(spec.storeDir)}`,
       "  max_memory_store: 256MB",
       "  max_file_store: 2GB",
+      "}",
+    );
+  }
+  if (spec.authorization) {
+    const a = spec.authorization;
+    lines.push("authorization {", ...("token" in a ? [`  token: ${quote(a.token)}`] : [`  user: ${quote(a.user)}`, `  password: ${quote(a.password)}`]), "}");
+  }
+  if (spec.tls) {
+    lines.push(
+      "tls {",
+      `  cert_file: ${quote(spec.tls.certFile)}`,
+      `  key_file: ${quote(spec.tls.keyFile)}`,
+      ...(spec.tls.caFile ? [`  ca_file: ${quote(spec.tls.caFile)}`] : []),
+      `  verify: ${spec.tls.verify === true}`,
       "}",
     );
   }

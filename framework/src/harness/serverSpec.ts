@@ -23,6 +23,8 @@ export function serverSpec(input: {
   port: number;
   httpPort: number;
   cluster?: NatsServerSpec["cluster"];
+  authorization?: NatsServerSpec["authorization"];
+  tls?: NatsServerSpec["tls"];
 }): NatsServerSpec {
   const serverDir = join(resolve(input.dir), checkName("server name", input.name));
   return {
@@ -37,5 +39,7 @@ export function serverSpec(input: {
     port: input.port,
     httpPort: input.httpPort,
     ...(input.cluster ? { cluster: input.cluster } : {}),
+    ...(input.authorization ? { authorization: input.authorization } : {}),
+    ...(input.tls ? { tls: input.tls } : {}),
   };
 }

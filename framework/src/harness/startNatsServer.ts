@@ -39,7 +39,8 @@ export async function startNatsServer(options: StartNatsServerOptions): Promise<
   const jetstream = options.jetstream ?? true;
   for (let attempt = 1; ; attempt++) {
     const [port, httpPort] = (await freePorts(2)) as [number, number];
-    const server = new NatsServer(serverSpec({ bin, dir: options.dir, name, jetstream, port, httpPort }), timeoutMs);
+    const spec = serverSpec({ bin, dir: options.dir, name, jetstream, port, httpPort, ...(options.authorization ? { authorization: options.authorization } : {}), ...(options.tls ? { tls: options.tls } : {}) });
+    const server = new NatsServer(spec, timeoutMs);
     try {
       await server.start(Date.now() + timeoutMs);
       return server;

@@ -52,6 +52,23 @@ export interface StartNatsServerOptions {
   jetstream?: boolean;
   /** How long to wait for the server to be ready. Default 15 000 ms. */
   readyTimeoutMs?: number;
+  /** Clients must authenticate (to test auth): a user and password, or a token. Default: no auth. */
+  authorization?: ServerAuthorization;
+  /** TLS on the client port (to test TLS). Default: plain TCP. */
+  tls?: ServerTls;
+}
+
+/** The `authorization` block of a server config. */
+export type ServerAuthorization = { readonly user: string; readonly password: string } | { readonly token: string };
+
+/** The `tls` block of a server config: its certificate, and with `verify` the CA that signs client certificates. */
+export interface ServerTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The CA that client certificates must be signed by (with `verify`). */
+  readonly caFile?: string;
+  /** Require a client certificate. Default false. */
+  readonly verify?: boolean;
 }
 
 /** Options of `startNatsCluster`. */
@@ -78,6 +95,8 @@ export interface NatsServerSpec {
   readonly jetstream: boolean;
   readonly port: number;
   readonly httpPort: number;
+  readonly authorization?: ServerAuthorization;
+  readonly tls?: ServerTls;
   /** Present for cluster members. */
   readonly cluster?: {
     readonly name: string;

@@ -169,10 +169,11 @@ export class ClusterNode extends BerthNode {
     if (!CLUSTER_RE.test(cluster)) throw new ConfigError(`cluster name must be 1-32 letters, digits, "-" or "_"; got ${JSON.stringify(cluster)}`);
     const id = options.id ?? `node-${randomUUID().slice(0, 8)}`;
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new ConfigError(`node id must be 1-64 letters, digits, "-" or "_"; got ${JSON.stringify(id)}`);
-    const nc = await connectNats({ ...options.nats, name: options.nats.name ?? `berth:${cluster}:${id}` });
+    const log = typeof options.logger === "object" ? options.logger : undefined;
+    const tmpLog = log ?? (await import("./logger.js")).createLogger({ level: typeof options.logger === "string" ? options.logger : undefined, bindings: { node: id } });
+    // A node may start before NATS does: it waits for a server, saying why it cannot connect.
+    const nc = await connectNats({ ...options.nats, name: options.nats.name ?? `berth:${cluster}:${id}` }, { waitForServers: { log: tmpLog } });
     try {
-      const log = typeof options.logger === "object" ? options.logger : undefined;
-      const tmpLog = log ?? (await import("./logger.js")).createLogger({ level: typeof options.logger === "string" ? options.logger : undefined, bindings: { node: id } });
       const views = await NatsViewStore.open(nc, cluster, tmpLog);
       const directory = await NatsDirectory.open(nc, cluster, tmpLog);
       const node = new ClusterNode({ ...options, logger: tmpLog }, { nc, cluster, views, directory, id });
