@@ -80,6 +80,13 @@ export class Activation {
   readonly partition: number;
   /** Outcomes of recent calls with ids, oldest first (see `CallOutcome`). */
   calls: CallOutcome[] | null = null;
+  /**
+   * Replication of turns with call ids that has not been confirmed yet (pending, or failed),
+   * by call id. A retry of such a call must not be answered from its outcome until the turn is
+   * as durable as its policy promises — else a caller whose first attempt timed out would get
+   * an acknowledgement for a write no backup holds.
+   */
+  private unconfirmed: Map<string, Promise<void>> | null = null;
   /** Replication sequence (see `ActorRecord.seq`). */
   seq = 0;
 
@@ -222,7 +229,19 @@ export class Activation {
       const seen = this.calls?.find((c) => c.id === callId);
       if (seen !== undefined) {
         this.host.counters.duplicateCalls++;
-        return seen.ok ? Promise.resolve(copyValue(seen.value, "result")) : Promise.reject(fromWireError(seen.value as WireError));
+        const answer = (): unknown => {
+          if (seen.ok) return copyValue(seen.value, "result");
+          throw fromWireError(seen.value as WireError);
+        };
+        const pending = this.unconfirmed?.get(callId);
+        if (pending === undefined) return new Promise((resolve) => resolve(answer()));
+        // The first attempt's replication is still running or failed: answer once it is confirmed.
+        return pending
+          .catch(() => this.host.reconfirm(this))
+          .then(() => {
+            this.unconfirmed?.delete(callId);
+            return answer();
+          });
       }
     }
     return this.runWrite(entry, args, callId);
@@ -248,6 +267,10 @@ export class Activation {
     while (drop < calls.length && (calls[drop] as CallOutcome).at < cutoff) drop++;
     if (drop > 0) calls.splice(0, drop);
     if (calls.length === 0) this.calls = null;
+    if (this.unconfirmed !== null && drop > 0) {
+      for (const id of this.unconfirmed.keys()) if (!this.calls?.some((c) => c.id === id)) this.unconfirmed.delete(id);
+      if (this.unconfirmed.size === 0) this.unconfirmed = null;
+    }
   }
 
   private runWrite(entry: HandlerEntry, args: unknown[], callId?: string): Promise<unknown> {
@@ -307,8 +330,21 @@ export class Activation {
     this.writing = false;
     if (this.type.backup.replicates) this.seq++;
     const pending = this.host.hasCommitWork || destroyed ? this.host.committed({ act: this, handler: entry.name, seq: this.seq, call, delta, timersChanged, destroyed }) : undefined;
+    if (pending !== undefined && callId !== undefined) this.awaitConfirmation(callId, pending);
     if (this.queue !== null) this.drain();
     return pending === undefined ? result : pending.then(() => result);
+  }
+
+  private awaitConfirmation(callId: string, pending: Promise<void>): void {
+    (this.unconfirmed ??= new Map()).set(callId, pending);
+    pending.then(
+      () => {
+        if (this.unconfirmed?.get(callId) !== pending) return;
+        this.unconfirmed.delete(callId);
+        if (this.unconfirmed.size === 0) this.unconfirmed = null;
+      },
+      () => undefined, // kept: a retry reconfirms before it is answered
+    );
   }
 
   /** Restores the committed state and timers, releases the actor, and returns the error for the caller. */

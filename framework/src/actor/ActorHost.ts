@@ -28,6 +28,11 @@ export interface HostHooks {
   destroyed?(type: ActorType, id: string, partition: number): void;
   /** Whether actors of `partition` may run timer turns now (false while it moves or recovers). */
   canRun?(partition: number): boolean;
+  /**
+   * Makes the actor's committed state as durable as its policy promises, again (its last
+   * replication failed or is unknown), before a retried call is answered from its outcome.
+   */
+  reconfirm?(act: Activation): Promise<void>;
 }
 
 /** Settings of a host; `createNode` fills in the defaults. */
@@ -527,6 +532,11 @@ export class ActorHost {
   /** Whether `committed` has anything to do for a turn that did not destroy its actor. */
   get hasCommitWork(): boolean {
     return this.hooks.committed !== undefined;
+  }
+
+  /** See `HostHooks.reconfirm`; resolves at once without replication. */
+  reconfirm(act: Activation): Promise<void> {
+    return this.hooks.reconfirm?.(act) ?? Promise.resolve();
   }
 
   /** A writing turn committed. */

@@ -158,6 +158,7 @@ export class ClusterNode extends BerthNode {
       ...(options.moveConcurrency !== undefined ? { moveConcurrency: options.moveConcurrency } : {}),
     });
     hooks.committed = (turn) => this.replicator.committed(turn);
+    hooks.reconfirm = (act) => this.replicator.reconfirm(act);
     hooks.canRun = (p) => this.partitionManager.canRun(p);
     hooks.destroyed = (type, id, p) => this.replicator.destroyedPassive(type, id, p);
     this.membership.onView((view) => this.onView(view));

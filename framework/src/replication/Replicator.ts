@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { CommittedTurn } from "../actor/Activation.js";
+import type { Activation, CommittedTurn } from "../actor/Activation.js";
 import type { ActorRecord } from "../actor/record.js";
 import type { ActorType } from "../actor/defineActor.js";
 import { ReplicationError } from "../errors.js";
@@ -92,7 +92,8 @@ export class Replicator {
   private readonly waiters = new Set<Waiter>();
   private flushScheduled = false;
   private lingerTimer: NodeJS.Timeout | null = null;
-  private readonly loggedKeys = new Set<string>();
+  /** The highest sequence the event log acknowledged, per actor key (absent: the next append is a snapshot). */
+  private readonly logged = new Map<string, number>();
   private readonly logLatencies: number[] = [];
   readonly stats: ReplicationStats = { deltas: 0, fullRecords: 0, bytes: 0, syncFailures: 0, underReplicated: 0, logAppends: 0, logFailures: 0, lagMs: 0, logP50Ms: 0, logP99Ms: 0 };
   private readonly timer: NodeJS.Timeout;
@@ -151,6 +152,43 @@ export class Replicator {
     if (waits.length === 0) return undefined;
     return Promise.all(waits).then(() => {
       // Acknowledge only while the lease holds: then no successor can have taken over yet.
+      if (!this.deps.leaseValid()) throw new ReplicationError("this node's membership lease lapsed before the acknowledgements arrived");
+    });
+  }
+
+  /**
+   * Waits until the actor's committed state (its current sequence) is held where its policy's
+   * sync plan requires — backups and/or the event log — resending it in full where it is not,
+   * while this node's lease holds. For a retried call whose first replication failed or is still
+   * unconfirmed: its outcome is answered only after this.
+   */
+  reconfirm(act: Activation): Promise<void> {
+    const policy = act.type.backup;
+    if (!policy.replicates) return Promise.resolve();
+    const plan = policy.plan({ actorType: act.type.name, actorId: act.id, handler: "retry", destroyed: false });
+    const key = actorKey(act.type.name, act.id);
+    const p = act.partition;
+    const record = act.toRecord();
+    const seq = act.seq;
+    const waits: Promise<void>[] = [];
+    const backups = this.backupsOf(p);
+    const need = Math.min(plan.syncBackups, backups.length);
+    if (need > 0) {
+      const now = Date.now();
+      for (const t of backups.slice(0, need)) {
+        if ((this.channels.get(t)?.acked.get(key) ?? -1) < seq) this.enqueue(t, { item: { k: "f", p, t: act.type.name, i: act.id, s: seq, r: record }, committedAt: now }, true);
+      }
+      waits.push(this.waitFor(key, p, seq, need));
+    }
+    if (plan.syncLog) {
+      const eventLog = this.deps.eventLog();
+      if (eventLog === null) waits.push(Promise.reject(new ReplicationError("the event log is not available on this node")));
+      else if ((this.logged.get(key) ?? -1) < seq) {
+        this.logged.delete(key); // a snapshot: the log holds the whole state at `seq` however earlier appends went
+        waits.push(this.appendToLog(eventLog, { act, handler: "retry", seq, call: undefined, delta: null, timersChanged: false, destroyed: false }, key));
+      }
+    }
+    return Promise.all(waits).then(() => {
       if (!this.deps.leaseValid()) throw new ReplicationError("this node's membership lease lapsed before the acknowledgements arrived");
     });
   }
@@ -335,6 +373,7 @@ export class Replicator {
     return new Promise((resolve, reject) => {
       const w: Waiter = { key, partition, seq, need, deadline: Date.now() + (this.deps.syncTimeoutMs ?? 5_000), resolve, reject };
       this.waiters.add(w);
+      this.check(w); // held already (a reconfirmation after the acknowledgement arrived)
     });
   }
 
@@ -372,12 +411,12 @@ export class Replicator {
 
   private forget(key: string): void {
     for (const ch of this.channels.values()) ch.acked.delete(key);
-    this.loggedKeys.delete(key);
+    this.logged.delete(key);
   }
 
   private async appendToLog(eventLog: EventLog, turn: CommittedTurn, key: string): Promise<void> {
     const { act } = turn;
-    const snapshot = !turn.destroyed && (!this.loggedKeys.has(key) || turn.seq % LOG_SNAPSHOT_EVERY === 0);
+    const snapshot = !turn.destroyed && (!this.logged.has(key) || turn.seq % LOG_SNAPSHOT_EVERY === 0);
     const payload = Buffer.from(
       turn.destroyed
         ? "{}"
@@ -397,7 +436,7 @@ export class Replicator {
         seq: turn.seq,
         payload,
       });
-      this.loggedKeys.add(key);
+      if (turn.seq > (this.logged.get(key) ?? -1)) this.logged.set(key, turn.seq);
       this.stats.logAppends++;
       this.stats.bytes += payload.length;
       this.logLatencies.push(Date.now() - started);
@@ -407,7 +446,7 @@ export class Replicator {
       this.stats.logP99Ms = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
     } catch (error) {
       this.stats.logFailures++;
-      this.loggedKeys.delete(key); // the next append starts with a snapshot
+      this.logged.delete(key); // the next append starts with a snapshot
       throw new ReplicationError("the event log did not acknowledge the delta", { cause: error });
     }
   }
