@@ -6,6 +6,7 @@ import { PassiveStore } from "../../framework/src/actor/PassiveStore.js";
 import { checkSerializedActor } from "../../framework/src/actor/record.js";
 import { parse, serializer, stringify } from "../../framework/src/state/serializer.js";
 import { partitionOf } from "../../framework/src/placement/partition.js";
+import { joinPieces, toChunks } from "../../framework/src/migration/transferChunks.js";
 import type { ActorHost } from "../../framework/src/actor/ActorHost.js";
 import type { BerthNode } from "../../framework/src/node/BerthNode.js";
 
@@ -128,4 +129,23 @@ test("checkSerializedActor refuses what a peer must never send", (t) => {
   for (const bad of [null, 5, { ...good, type: "" }, { ...good, id: "x".repeat(300) }, { ...good, data: 7 }, { ...good, data: "x".repeat(101) }, { ...good, lastUsed: Number.NaN }, { ...good, due: "no" }, { ...good, due: [["t1"]] }, { ...good, due: [[1, 2]] }, { ...good, due: [["t", Number.POSITIVE_INFINITY]] }]) {
     t.throws(() => checkSerializedActor(bad, 100), { name: "MalformedMessageError" }, JSON.stringify(bad));
   }
+});
+
+test("moves cut an actor larger than a chunk into pieces and join them back; broken sequences are refused", (t) => {
+  const actor = (id: string, size: number) => ({ type: "blob", id, data: "x".repeat(size - 1) + id.slice(-1), lastUsed: 1, due: [["t", 2]] as const });
+  const actors = [actor("a", 10), actor("b", 2_500), actor("c", 30), actor("d", 1_000)];
+  const chunks = toChunks(actors, 1_000);
+  for (const c of chunks) {
+    const chars = c.reduce((n, a) => n + a.data.length, 0);
+    t.true(chars <= 1_000, `a chunk holds ${chars} characters of records`);
+  }
+  t.is(chunks.flat().filter((a) => a.id === "b").length, 3, "the 2,500-character actor is cut in three");
+  t.deepEqual(joinPieces(chunks.flat()), actors.map(({ type, id, data, lastUsed, due }) => ({ type, id, data, lastUsed, due })));
+  const pieces = chunks.flat();
+  const b = pieces.filter((a) => a.id === "b");
+  t.throws(() => joinPieces([b[0]!, b[2]!]), { name: "MalformedMessageError" }, "a missing middle piece");
+  t.throws(() => joinPieces([b[0]!, b[1]!]), { name: "MalformedMessageError" }, "a missing last piece");
+  t.throws(() => joinPieces([b[1]!, b[2]!]), { name: "MalformedMessageError" }, "no first piece");
+  t.throws(() => joinPieces([{ ...b[0]!, part: [0, 1] }]), { name: "MalformedMessageError" }, "a count below 2");
+  t.throws(() => joinPieces([b[0]!, { ...b[1]!, id: "other" }, b[2]!]), { name: "MalformedMessageError" }, "pieces of two actors interleaved");
 });

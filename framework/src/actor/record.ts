@@ -63,6 +63,8 @@ export interface SerializedActor {
   readonly lastUsed: number;
   /** `[timer id, due]` of each pending timer. */
   readonly due: ReadonlyArray<readonly [string, number]>;
+  /** For an actor cut into pieces to fit messages: `[index, count]` of this piece of `data`. */
+  readonly part?: readonly [number, number];
 }
 
 /** Validates an actor record received from another node (or parsed from a stored form). */
@@ -95,6 +97,9 @@ export function checkSerializedActor(value: unknown, maxBytes: number): Serializ
     if (!Array.isArray(d) || d.length !== 2 || typeof d[0] !== "string" || d[0].length > 128 || typeof d[1] !== "number" || !Number.isFinite(d[1])) {
       throw new MalformedMessageError("a moved actor has a malformed timer");
     }
+  }
+  if (a.part !== undefined && (!Array.isArray(a.part) || a.part.length !== 2 || !a.part.every((n: unknown) => Number.isInteger(n)))) {
+    throw new MalformedMessageError("a moved actor's piece number is invalid");
   }
   return value as SerializedActor;
 }

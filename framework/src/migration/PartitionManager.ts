@@ -11,6 +11,7 @@ import type { EventLog } from "../replication/log/index.js";
 import { rebuildFromLog } from "../replication/logRecords.js";
 import type { Replicator } from "../replication/Replicator.js";
 import type { ControlMessage } from "../transport/control.js";
+import { CHUNK_CHARS, joinPieces, toChunks } from "./transferChunks.js";
 import { initialPartitionSnapshot, nextPartitionSnapshot, partitionMachine, type PartitionEvent, type PartitionState } from "./partitionMachine.js";
 
 /** What the manager needs from its node. */
@@ -62,7 +63,7 @@ interface Slot {
   source: string | null;
   /** The view epoch at which this node took the partition over (fences its log writes). */
   epoch: number;
-  /** Actors being handed over (transferring), in chunks of at most `CHUNK_BYTES`. */
+  /** Actors being handed over (transferring), in chunks that fit a message (see transferChunks.ts). */
   chunks: SerializedActor[][] | null;
   /** Incremented on every state change: an async step started in an older state stops. */
   run: number;
@@ -71,7 +72,6 @@ interface Slot {
   since: number;
 }
 
-const CHUNK_BYTES = 256 * 1024;
 const MAX_HELD = 10_000;
 const PULL_TIMEOUT_MS = 3_000;
 /** How long a pull that came early waits at the holder for the partition to be ready. */
@@ -403,8 +403,8 @@ export class PartitionManager {
       }
       if (cursor === 0) onFirst?.();
       if (!Array.isArray(reply.actors)) throw new MalformedMessageError(`the pull reply for partition ${p} has no actors`);
-      for (const a of reply.actors) actors.push(checkSerializedActor(a, CHUNK_BYTES * 4));
-      if (reply.next === null || reply.next === undefined) return actors;
+      for (const a of reply.actors) actors.push(checkSerializedActor(a, CHUNK_CHARS * 4));
+      if (reply.next === null || reply.next === undefined) return joinPieces(actors);
       cursor = reply.next;
     }
   }
@@ -567,17 +567,7 @@ export class PartitionManager {
     // committing outside what is handed over.
     const actors = this.deps.host.exportSerialized(p, { force: true });
     this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, this.ownerNow(p)));
-    const chunks: SerializedActor[][] = [[]];
-    let size = 0;
-    for (const a of actors) {
-      const n = a.data.length + a.id.length + 64 + a.due.length * 32;
-      if (size + n > CHUNK_BYTES && (chunks[chunks.length - 1] as SerializedActor[]).length > 0) {
-        chunks.push([]);
-        size = 0;
-      }
-      (chunks[chunks.length - 1] as SerializedActor[]).push(a);
-      size += n;
-    }
+    const chunks = toChunks(actors);
     slot.chunks = chunks;
     const timeout = this.deps.transferTimeoutMs ?? 60_000;
     setTimeout(() => {
