@@ -1,6 +1,7 @@
 import type { DependencyContainer } from "tsyringe";
-import { ActorHandlerError, ArityError, BerthError, DeadlineExceededError, NotOwnerError, QueryMutationError, UnknownHandlerError } from "../errors.js";
-import { copyValue, commitValue, formatPath, hasChanged } from "../state/walk.js";
+import { ArityError, DeadlineExceededError, NotOwnerError, QueryMutationError, UnknownHandlerError } from "../errors.js";
+import { callerError } from "./callerError.js";
+import { copyValue, commitValue, firstChange } from "../state/walk.js";
 import type { Delta } from "../state/delta.js";
 import type { ActorType, HandlerEntry } from "./defineActor.js";
 import { ReadContext, WriteContext } from "./context.js";
@@ -402,22 +403,12 @@ export class Activation {
 
   /** The path of the first change a query made to the state, or null. */
   private findMutation(): string | null {
-    if (!hasChanged(this.live, this.committed, "state")) return null;
-    const delta: Delta = [];
-    commitValue(this.live, this.committed, "state", delta);
-    const first = delta[0];
-    return first ? formatPath("state", first.path) : "state";
+    return firstChange(this.live, this.committed, "state");
   }
 
-  /**
-   * What the caller receives for a failed turn. Berth's own errors (unserializable state, an
-   * unknown timer handler, a nested call's deadline) pass through as they are — they name the
-   * fix; anything the handler threw becomes an `ActorHandlerError` carrying its message.
-   */
+  /** What the caller receives for a failed turn (see `callerError`). */
   private toCallerError(entry: HandlerEntry, error: unknown): Error {
-    if (error instanceof BerthError) return error;
-    const e = error instanceof Error ? error : new Error(String(error));
-    return new ActorHandlerError(this.type.name, this.id, entry.name, e.message, e.name, { cause: error });
+    return callerError(this.type.name, this.id, entry.name, error);
   }
 
   // ---- timers (called by ctx.schedule during a writing turn) ----

@@ -7,6 +7,7 @@ import type { HostHooks } from "../actor/ActorHost.js";
 import { ConfigError, DeadlineExceededError, MalformedMessageError, NodeStoppedError, NodeUnreachableError, NotOwnerError, ReplicationError, SelfCallError } from "../errors.js";
 import { PartitionManager, type MoveStats } from "../migration/PartitionManager.js";
 import { BackupStore } from "../replication/BackupStore.js";
+import { answerReadMark, BackupReader, type BackupReadStats } from "../replication/BackupReader.js";
 import { checkItems } from "../replication/items.js";
 import { openEventLog, type EventLog } from "../replication/log/index.js";
 import { Replicator, type ReplicationStats } from "../replication/Replicator.js";
@@ -59,6 +60,8 @@ export interface ClusterStats extends NodeStats {
   readonly rpc: RpcCounters & { retries: number; redirects: number };
   readonly replication: ReplicationStats & { backupCopies: number };
   readonly moves: MoveStats;
+  /** Queries of `readFrom: "backup"` types this node answered from its hot copies, or sent to the owner. */
+  readonly backupReads: BackupReadStats;
 }
 
 const CLUSTER_RE = /^[A-Za-z0-9_-]{1,32}$/;
@@ -90,6 +93,9 @@ export class ClusterNode extends BerthNode {
   readonly backups = new BackupStore();
   readonly replicator: Replicator;
   readonly partitionManager: PartitionManager;
+  private readonly backupReader: BackupReader;
+  /** Actor types whose queries may be answered from a hot backup copy (`readFrom: "backup"`). */
+  private readonly backupReadTypes = new Map<string, ActorType>();
   private eventLogHandle: EventLog | null = null;
   private readonly shutdownTimeoutMs: number;
   private housekeeping: NodeJS.Timeout | undefined;
@@ -157,6 +163,22 @@ export class ClusterNode extends BerthNode {
       reconcile: () => this.membership.reconcile(),
       ...(options.moveConcurrency !== undefined ? { moveConcurrency: options.moveConcurrency } : {}),
     });
+    this.backupReader = new BackupReader({
+      selfId: this.id,
+      log: this.log,
+      backups: this.backups,
+      container: this.container,
+      env: { clock: this.clock, log: this.log, refs: this, checkQueries: this.host.checkQueries },
+      epoch: () => this.view.epoch,
+      leaseValid: () => this.membership.leaseValid(),
+      idle: (p) => this.partitionManager.state(p) === "idle",
+      sendControl: (target, msg, timeoutMs) => sendControl(this.transport, target, msg, timeoutMs, this.transport.maxPayload),
+      reconcile: () => this.membership.reconcile(),
+    });
+    for (const name of this.host.typeNames()) {
+      const type = this.host.slotOf(name);
+      if (type?.readFrom === "backup") this.backupReadTypes.set(name, type);
+    }
     hooks.committed = (turn) => this.replicator.committed(turn);
     hooks.canRun = (p) => this.partitionManager.canRun(p);
     hooks.destroyed = (type, id, p) => this.replicator.destroyedPassive(type, id, p);
@@ -283,20 +305,29 @@ export class ClusterNode extends BerthNode {
       }
       const owner = admission === "elsewhere" ? this.ownerOf(partition) : null;
       if (owner !== null && owner !== this.id) {
-        const callId = this.nextCallId();
-        const req: CallRequest = { callId, actorType: typeName, actorId: id, method, args, ttlMs: Math.min(deadline - Date.now(), ATTEMPT_MS), epoch: this.view.epoch, from: this.id };
-        if (req.ttlMs > 0) {
-          return new Promise((resolve, reject) =>
-            sendCallWith(this.transport, owner, req, this.transport.maxPayload, resolve, (error: unknown) =>
-              this.retryAfter(error, deadline)
-                .then(() => this.routeRetry(typeName, id, method, args, deadline, partition, callId))
-                .then(resolve, reject),
-            ),
-          );
+        const readable = this.backupReadTypes.size > 0 ? this.backupReadTypes.get(typeName) : undefined;
+        const entry = readable?.handlers.get(method);
+        if (readable !== undefined && entry?.readonly === true) {
+          return this.backupReader.read(readable, entry, id, partition, owner, args, () => this.sendFirst(owner, typeName, id, method, args, deadline, partition));
         }
+        return this.sendFirst(owner, typeName, id, method, args, deadline, partition);
       }
     }
     return this.routeRetry(typeName, id, method, args, deadline, partition, undefined);
+  }
+
+  /** The first attempt at a remote owner; failures continue in `routeRetry` with the same call id. */
+  private sendFirst(owner: string, typeName: string, id: string, method: string, args: unknown[], deadline: number, partition: number): Promise<unknown> {
+    const callId = this.nextCallId();
+    const req: CallRequest = { callId, actorType: typeName, actorId: id, method, args, ttlMs: Math.min(deadline - Date.now(), ATTEMPT_MS), epoch: this.view.epoch, from: this.id };
+    if (req.ttlMs <= 0) return this.routeRetry(typeName, id, method, args, deadline, partition, undefined);
+    return new Promise((resolve, reject) =>
+      sendCallWith(this.transport, owner, req, this.transport.maxPayload, resolve, (error: unknown) =>
+        this.retryAfter(error, deadline)
+          .then(() => this.routeRetry(typeName, id, method, args, deadline, partition, callId))
+          .then(resolve, reject),
+      ),
+    );
   }
 
   /** Runs a call on this node, counted as in flight for its partition (a move waits for it). */
@@ -421,6 +452,8 @@ export class ClusterNode extends BerthNode {
       case "pull":
       case "done":
         return this.partitionManager.handleControl(msg);
+      case "readMark":
+        return answerReadMark(msg, { epoch: () => this.view.epoch, leaseValid: () => this.membership.leaseValid(), lagTo: (target) => this.replicator.lagTo(target) });
       default:
         throw new MalformedMessageError(`unknown control operation ${JSON.stringify(msg.op)}`);
     }
@@ -436,7 +469,7 @@ export class ClusterNode extends BerthNode {
     if (!this.view.members.some((m) => m.id === msg.from)) return { applied: [], needFull: [], rejected: "not-a-member" };
     const mine = items.filter((it) => this.partitionManager.state(it.p) !== "serving");
     const served = items.filter((it) => this.partitionManager.state(it.p) === "serving").map((it): [string, number] => [`${it.t}/${it.i}`, it.s]);
-    const result = this.backups.apply(mine);
+    const result = this.backups.apply(mine, msg.e);
     return { applied: [...result.applied, ...served], needFull: result.needFull };
   }
 
@@ -471,6 +504,7 @@ export class ClusterNode extends BerthNode {
     }
     this.table = table ?? computeTable({ epoch: view.epoch, members: [] }, { partitions: this.partitions, backups: 1 });
     if (this.isWorker) this.partitionManager.onView(view, table);
+    this.backupReader.onView(view.epoch, table);
     for (const wake of this.viewWaiters) wake();
     this.viewWaiters.clear();
     void this.refreshRecords();
@@ -527,6 +561,7 @@ export class ClusterNode extends BerthNode {
       rpc: { ...this.rpcCounters },
       replication: { ...this.replicator.stats, backupCopies: this.backups.size },
       moves: { ...this.partitionManager.stats, inMotion: { ...this.partitionManager.stats.inMotion } },
+      backupReads: { ...this.backupReader.stats },
     };
   }
 

@@ -12,6 +12,18 @@ interface Copy {
   lastUsed: number;
   calls: CallOutcome[];
   seq: number;
+  /** The sender's view epoch when the copy was last written (backup reads trust only recent ones). */
+  epoch: number;
+  /** The last delta did not follow on: the copy waits for a full record and must not answer reads. */
+  behind: boolean;
+}
+
+/** What a backup read may look at: a hot copy, as the store holds it (never to be changed). */
+export interface CopyView {
+  readonly state: unknown;
+  readonly seq: number;
+  readonly epoch: number;
+  readonly behind: boolean;
 }
 
 /** What a backup answers for a batch of items. */
@@ -31,8 +43,11 @@ const MAX_CALLS = 16;
 export class BackupStore {
   private readonly parts = new Map<number, Map<string, Copy>>();
 
-  /** Applies items in order. Idempotent: an item at or below the held sequence is acknowledged as is. */
-  apply(items: readonly ReplItem[]): ApplyResult {
+  /**
+   * Applies items in order. Idempotent: an item at or below the held sequence is acknowledged as is.
+   * @param epoch the sender's view epoch, stamped on the copies written
+   */
+  apply(items: readonly ReplItem[], epoch = 0): ApplyResult {
     const applied: Array<[string, number]> = [];
     const needFull: string[] = [];
     for (const item of items) {
@@ -46,7 +61,7 @@ export class BackupStore {
           applied.push([key, item.s]);
           break;
         case "f":
-          if (copy === undefined || item.s >= copy.seq) part.set(key, fromRecord(item.t, item.i, item.r));
+          if (copy === undefined || item.s >= copy.seq) part.set(key, fromRecord(item.t, item.i, item.r, epoch));
           applied.push([key, Math.max(item.s, copy?.seq ?? 0)]);
           break;
         case "d": {
@@ -55,6 +70,7 @@ export class BackupStore {
             break;
           }
           if (copy === undefined || item.s !== copy.seq + 1) {
+            if (copy !== undefined) copy.behind = true;
             needFull.push(key);
             break;
           }
@@ -73,12 +89,19 @@ export class BackupStore {
           }
           copy.lastUsed = item.lu;
           copy.seq = item.s;
+          copy.epoch = epoch;
+          copy.behind = false;
           applied.push([key, copy.seq]);
           break;
         }
       }
     }
     return { applied, needFull: [...new Set(needFull)] };
+  }
+
+  /** The copy of one actor, without copying it (for backup reads, which copy what they use). */
+  peek(partition: number, type: string, id: string): CopyView | undefined {
+    return this.parts.get(partition)?.get(actorKey(type, id));
   }
 
   /** The copies of a partition, as records (copies: the store keeps its own). */
@@ -112,8 +135,8 @@ export class BackupStore {
   }
 }
 
-function fromRecord(type: string, id: string, r: ActorRecord): Copy {
-  return { type, id, state: r.state, timers: r.timers, timerSeq: r.timerSeq, lastUsed: r.lastUsed, calls: [...(r.calls ?? [])], seq: r.seq ?? 0 };
+function fromRecord(type: string, id: string, r: ActorRecord, epoch: number): Copy {
+  return { type, id, state: r.state, timers: r.timers, timerSeq: r.timerSeq, lastUsed: r.lastUsed, calls: [...(r.calls ?? [])], seq: r.seq ?? 0, epoch, behind: false };
 }
 
 function toRecord(c: Copy): ActorRecord {

@@ -180,6 +180,20 @@ export class Replicator {
     return false;
   }
 
+  /**
+   * How far the stream to backup `target` lags (ms): the age of its oldest unconfirmed item, 0
+   * when everything sent to it is confirmed. Backup reads bound their staleness with it.
+   */
+  lagTo(target: string): number {
+    const ch = this.channels.get(target);
+    if (ch === undefined) return 0;
+    const now = Date.now();
+    let oldest = now;
+    for (const q of ch.inFlight) if (q.committedAt < oldest) oldest = q.committedAt;
+    for (const q of ch.queue) if (q.committedAt < oldest) oldest = q.committedAt;
+    return now - oldest;
+  }
+
   /** Forgets a partition this node no longer owns. */
   dropPartition(partition: number): void {
     for (const ch of this.channels.values()) {
