@@ -12,6 +12,7 @@ import { rebuildFromLog } from "../replication/logRecords.js";
 import type { Replicator } from "../replication/Replicator.js";
 import { stringify } from "../state/serializer.js";
 import type { ControlMessage } from "../transport/control.js";
+import { DURATION_BUCKETS, Histogram } from "../metrics/Histogram.js";
 import { partitionMachine, type PartitionEvent, type PartitionState } from "./partitionMachine.js";
 
 /** What the manager needs from its node. */
@@ -68,6 +69,8 @@ interface Slot {
   /** Incremented on every state change: an async step started in an older state stops. */
   run: number;
   since: number;
+  /** When the current pull from a peer started (for the move duration). */
+  acquiredAt: number;
 }
 
 const CHUNK_BYTES = 256 * 1024;
@@ -92,12 +95,16 @@ export class PartitionManager {
   private readonly queue: number[] = [];
   private active = 0;
   private previous: PartitionTable | null = null;
+  /** How long recoveries took, from the first probe to serving (seconds). */
+  readonly recoveryDurations = new Histogram(DURATION_BUCKETS);
+  /** How long pulls from a live previous owner took, from the view change to serving (seconds). */
+  readonly moveDurations = new Histogram(DURATION_BUCKETS);
   readonly stats: MoveStats = { movesStarted: 0, movesFinished: 0, movesAborted: 0, recoveries: 0, lastRecoveryMs: 0, maxRecoveryMs: 0, maxHoldMs: 0, inMotion: {} };
   private stopped = false;
 
   constructor(private readonly deps: PartitionManagerDeps) {
     const [initial] = initialTransition(partitionMachine);
-    this.slots = Array.from({ length: deps.partitions }, () => ({ snap: initial, held: [], inflight: 0, source: null, epoch: 0, chunks: null, run: 0, since: Date.now() }));
+    this.slots = Array.from({ length: deps.partitions }, () => ({ snap: initial, held: [], inflight: 0, source: null, epoch: 0, chunks: null, run: 0, since: Date.now(), acquiredAt: 0 }));
   }
 
   state(p: number): PartitionState {
@@ -259,11 +266,15 @@ export class PartitionManager {
       case "awaiting":
       case "recovering":
         this.stats.movesStarted += st === "awaiting" ? 1 : 0;
+        if (st === "awaiting") slot.acquiredAt = Date.now();
         this.enqueueMove(p);
         break;
       case "serving":
         slot.chunks = null;
-        if (from === "catchingUp") this.stats.movesFinished++;
+        if (from === "catchingUp") {
+          this.stats.movesFinished++;
+          this.moveDurations.observe((Date.now() - slot.acquiredAt) / 1000);
+        }
         this.wake(p);
         this.syncBackups(p);
         break;
@@ -483,6 +494,7 @@ export class PartitionManager {
     this.stats.recoveries++;
     this.stats.lastRecoveryMs = ms;
     if (ms > this.stats.maxRecoveryMs) this.stats.maxRecoveryMs = ms;
+    this.recoveryDurations.observe(ms / 1000);
     this.deps.backups.drop(p);
     this.send(p, { type: "RECOVERED" });
   }

@@ -22,6 +22,9 @@ import { sendCall, sendCallWith, serveCalls, type RpcCounters } from "../transpo
 import type { CallRequest } from "../transport/wire.js";
 import { copyArgs } from "../state/walk.js";
 import { BerthNode, type NodeOptions, type NodeStats } from "./BerthNode.js";
+import type { Labels, MetricFamily } from "../metrics/exposition.js";
+import { clusterFamilies, hostFamilies } from "./nodeMetrics.js";
+import { Rate } from "../metrics/Rate.js";
 import { toMillis, type Duration } from "../time/duration.js";
 
 /** Options of a node that joins a cluster on NATS. */
@@ -84,6 +87,11 @@ export class ClusterNode extends BerthNode {
   private table: PartitionTable;
   private readonly viewWaiters = new Set<() => void>();
   private callSeq = 0;
+  /** Calls run on this node (local and served for others). */
+  private callsRun = 0;
+  private readonly deltaRate = new Rate();
+  private readonly byteRate = new Rate();
+  private readonly callRate = new Rate();
   readonly rpcCounters: RpcCounters & { retries: number; redirects: number } = { served: 0, malformed: 0, control: 0, retries: 0, redirects: 0 };
   private readonly directory: NatsDirectory;
   private readonly views: NatsViewStore;
@@ -141,7 +149,7 @@ export class ClusterNode extends BerthNode {
     this.replicator = new Replicator({
       selfId: this.id,
       log: this.log,
-      send: (target, msg, timeoutMs) => sendControl(this.transport, target, msg, timeoutMs, this.transport.maxPayload),
+      send: (target, msg, timeoutMs) => sendControl(this.transport, target, msg, timeoutMs, this.transport.maxPayload, this.countReplicated),
       table: () => this.membership.table,
       epoch: () => this.view.epoch,
       ownershipEpoch: (p) => this.partitionManager.ownershipEpoch(p),
@@ -330,9 +338,15 @@ export class ClusterNode extends BerthNode {
     );
   }
 
+  /** Counts the encoded bytes of replication messages as the transport sends them. */
+  private readonly countReplicated = (bytes: number): void => {
+    this.replicator.stats.bytes += bytes;
+  };
+
   /** Runs a call on this node, counted as in flight for its partition (a move waits for it). */
   private runHere(partition: number, typeName: string, id: string, method: string, args: unknown[], deadline: number, callId: string | undefined): Promise<unknown> {
     const pm = this.partitionManager;
+    this.callsRun++;
     pm.begin(partition);
     return this.host.invoke(typeName, id, method, args, deadline, callId).then(
       (result) => {
@@ -534,6 +548,7 @@ export class ClusterNode extends BerthNode {
 
   private recordStats(): NodeRecordStats {
     const s = this.host.stats();
+    const now = Date.now();
     const moving = Object.values(this.partitionManager.stats.inMotion).reduce((a, b) => a + b, 0);
     return {
       actors: s.active,
@@ -547,6 +562,10 @@ export class ClusterNode extends BerthNode {
       recoveries: this.partitionManager.stats.recoveries,
       replicationLagMs: this.replicator.stats.lagMs,
       backupCopies: this.backups.size,
+      // Rates over the record interval, for `berth status` (Prometheus computes its own from the counters).
+      callsPerSec: round1(this.callRate.sample(this.callsRun, now)),
+      deltasPerSec: round1(this.deltaRate.sample(this.replicator.stats.deltas, now)),
+      replicationBytesPerSec: Math.round(this.byteRate.sample(this.replicator.stats.bytes, now)),
     };
   }
 
@@ -563,6 +582,25 @@ export class ClusterNode extends BerthNode {
       moves: { ...this.partitionManager.stats, inMotion: { ...this.partitionManager.stats.inMotion } },
       backupReads: { ...this.backupReader.stats },
     };
+  }
+
+  protected override metricFamilies(): MetricFamily[] {
+    const stats = this.stats();
+    return [
+      ...hostFamilies(stats),
+      ...clusterFamilies({
+        stats,
+        calls: this.callsRun,
+        malformedBatches: this.transport.malformedBatches,
+        recoveryDurations: this.partitionManager.recoveryDurations.snapshot(),
+        moveDurations: this.partitionManager.moveDurations.snapshot(),
+        eventLog: this.eventLogHandle?.stats() ?? null,
+      }),
+    ];
+  }
+
+  override metricLabels(): Labels {
+    return { node: this.id, cluster: this.cluster };
   }
 
   /** The event log, if this node opened one. */
@@ -605,4 +643,8 @@ export class ClusterNode extends BerthNode {
     await this.transport.close();
     await this.nc.close().catch(() => undefined);
   }
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
 }

@@ -30,6 +30,7 @@ export interface ReplicatorDeps {
 export interface ReplicationStats {
   deltas: number;
   fullRecords: number;
+  /** Bytes of replication messages sent to backups, as encoded (resends included; counted by the node's transport), plus payload bytes appended to the log. */
   bytes: number;
   /** Sync turns whose acknowledgements came too late (their callers got `ReplicationError`). */
   syncFailures: number;
@@ -263,7 +264,6 @@ export class Replicator {
         needFull: string[];
       };
       ch.failures = 0;
-      this.stats.bytes += 0;
       const sent = new Set(batch);
       ch.inFlight = ch.inFlight.filter((q) => !sent.has(q));
       for (const [key, seq] of reply.applied) if (seq > (ch.acked.get(key) ?? -1)) ch.acked.set(key, seq);

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { HistogramSnapshot } from "../../metrics/Histogram.js";
 
 /** One entry of an actor's log. `payload` is opaque to the log (the replication layer encodes records and deltas). */
 export interface LogEntry {
@@ -40,6 +41,8 @@ export interface EventLogStats {
   /** Over the last 1024 appends, from the first attempt to the acknowledgement. */
   appendLatencyP50Ms: number;
   appendLatencyP99Ms: number;
+  /** Every acknowledged append's latency, from the first attempt to the acknowledgement (seconds). */
+  appendDurations: HistogramSnapshot;
   /** Payload bytes of acknowledged appends. */
   bytesAppended: number;
   /** Entries skipped by reads because a takeover marker fenced them (a deposed writer's). */
