@@ -1,6 +1,7 @@
 import test from "ava";
 import { randomBytes } from "node:crypto";
 import { createNode, defineActor, sync, type ClusterNode } from "berth";
+import { readStatus } from "../../framework/src/cli/statusCommand.js";
 import { LogSyncBackup } from "../fixtures/log-app/app.js";
 import { clusterNodes, settled } from "../helpers/cluster.js";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
@@ -98,6 +99,29 @@ test.serial("every node's metrics parse, and move with calls, replication, moves
   for (const x of survivors) t.is(x.value("berth_recovery_duration_seconds_count"), x.value("berth_recoveries_total"));
   t.true(total(survivors, "berth_recovery_duration_seconds_sum") > 0);
   t.log(`recoveries ${recoveries} (${total(survivors, "berth_recovery_duration_seconds_sum").toFixed(3)} s in all), moves finished on the newcomer ${finished}`);
+});
+
+test.serial("berth status shows each node's call, delta and replication byte rates from its record", async (t) => {
+  t.timeout(30_000);
+  const cluster = uniqueCluster();
+  const node = await createNode({ actors: [Order], nats: { servers: nats.urls }, cluster, id: "solo", logger: "warn", partitions: 8, membership: { recordEveryMs: 300 } });
+  t.teardown(() => node.stop());
+  await settled([node]);
+  let i = 0;
+  let stop = false;
+  const load = (async () => {
+    while (!stop) await node.ref(Order, `o${i % 10}`).add(`line-${i++}`);
+  })();
+  await new Promise((r) => setTimeout(r, 1_000)); // several records written under load
+  const status = await readStatus(nats.urls, cluster); // read while the load still runs
+  stop = true;
+  await load;
+  const rates = status.members.find((m) => m.id === "solo")?.rates;
+  t.log(`${i} writes in ~1 s; the record says ${JSON.stringify(rates)}`);
+  t.truthy(rates);
+  t.true((rates?.calls ?? 0) > 0);
+  t.true((rates?.deltas ?? 0) > 0);
+  t.true((rates?.bytes ?? 0) > 0, "log appends count as replication bytes");
 });
 
 function loggedUrl(node: NodeProcess, field: string): string {
