@@ -30,6 +30,17 @@ export interface ClusterNodesOptions {
 export async function clusterNodes(t: ExecutionContext, options: ClusterNodesOptions): Promise<ClusterNode[]> {
   const nodes: ClusterNode[] = [];
   t.teardown(() => Promise.all(nodes.map((n) => n.stop())).then(() => undefined));
+  await startClusterNodes(options, nodes);
+  return nodes;
+}
+
+/**
+ * `clusterNodes` without the teardown, for a cluster shared by several tests (stop its nodes in
+ * `test.after.always`). Started nodes are pushed to `into` as they start, so a failed start
+ * still leaves them there to stop.
+ */
+export async function startClusterNodes(options: ClusterNodesOptions, into: ClusterNode[] = []): Promise<ClusterNode[]> {
+  const nodes = into;
   for (let i = 0; i < options.count; i++) {
     const servers = typeof options.urls === "function" ? options.urls(i) : options.urls;
     const providers = options.providers?.(i);

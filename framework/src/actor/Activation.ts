@@ -320,7 +320,7 @@ export class Activation {
       // The outcome travels to the backups (no state change), so a retry after failover gets it too.
       if (this.type.backup.replicates && this.host.hasCommitWork) {
         this.seq++;
-        void this.host.committed({ act: this, handler: entry.name, seq: this.seq, call, delta: [], timersChanged: false, destroyed: false });
+        this.commitUnawaited({ act: this, handler: entry.name, seq: this.seq, call, delta: [], timersChanged: false, destroyed: false });
       }
     }
     this.drain();
@@ -336,7 +336,17 @@ export class Activation {
     this.timers = next;
     this.host.timersChanged(this, before);
     if (this.type.backup.replicates) this.seq++;
-    void this.host.committed({ act: this, handler: "timer", seq: this.seq, call: undefined, delta: this.type.backup.replicates ? [] : null, timersChanged: true, destroyed: false });
+    this.commitUnawaited({ act: this, handler: "timer", seq: this.seq, call: undefined, delta: this.type.backup.replicates ? [] : null, timersChanged: true, destroyed: false });
+  }
+
+  /**
+   * Commits a turn nobody waits for (a failed call's outcome, a consumed timer). Its replication
+   * may still fail — a sync backup that does not answer in time, the node stopping — and that
+   * failure must be handled here: left unhandled, the rejection would end the node's process.
+   */
+  private commitUnawaited(turn: CommittedTurn): void {
+    const pending = this.host.committed(turn);
+    pending?.catch((err: unknown) => this.host.log.debug({ err, actor: this.type.name, id: this.id, handler: turn.handler }, "replication of a turn nobody waits for was not confirmed"));
   }
 
   private runQuery(entry: HandlerEntry, args: unknown[]): Promise<unknown> {

@@ -189,7 +189,7 @@ export class ClusterNode extends BerthNode {
     }
     hooks.committed = (turn) => this.replicator.committed(turn);
     hooks.canRun = (p) => this.partitionManager.canRun(p);
-    hooks.destroyed = (type, id, p) => this.replicator.destroyedPassive(type, id, p);
+    hooks.destroyed = (type, id, p, seq) => this.replicator.destroyedPassive(type, id, p, seq);
     this.membership.onView((view) => this.onView(view));
   }
 

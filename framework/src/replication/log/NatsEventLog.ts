@@ -199,7 +199,7 @@ export class NatsEventLog implements EventLog {
     return fold.result().get(`${actorType}/${actorId}`) ?? [];
   }
 
-  async purgeActor(actorType: string, actorId: string, partition: number, options?: { timeoutMs?: number }): Promise<void> {
+  async purgeActor(actorType: string, actorId: string, partition: number, options?: { before?: number; timeoutMs?: number }): Promise<void> {
     checkActor(actorType, actorId);
     checkPartition(partition);
     const filter = actorSubject(this.cluster, partition, actorType, actorId);
@@ -208,7 +208,7 @@ export class NatsEventLog implements EventLog {
     for (let attempt = 1; ; attempt++) {
       this.checkOpen();
       try {
-        await this.jsm.streams.purge(this.stream, { filter });
+        await this.jsm.streams.purge(this.stream, options?.before === undefined ? { filter } : { filter, seq: options.before });
         return;
       } catch (error) {
         const wait = retryDelay(attempt);

@@ -80,8 +80,12 @@ export interface EventLog {
   readPartitions(partitions: Iterable<number>): Promise<Map<number, Map<string, StoredEntry[]>>>;
   /** The same for one actor (empty if it has no live history). */
   readActor(actorType: string, actorId: string, partition: number): Promise<StoredEntry[]>;
-  /** Deletes an actor's entries (after a tombstone, or on expiry). */
-  purgeActor(actorType: string, actorId: string, partition: number): Promise<void>;
+  /**
+   * Deletes an actor's entries (after its tombstone). With `before`, only those stored before
+   * that stream sequence: entries of an actor created again with the same id, appended after the
+   * tombstone, must survive a purge that reaches the server late.
+   */
+  purgeActor(actorType: string, actorId: string, partition: number, options?: { before?: number; timeoutMs?: number }): Promise<void>;
   stats(): EventLogStats;
   /** Stops the log: pending retries and reads end with `EventLogClosedError`. Does not close the connection. */
   close(): Promise<void>;
