@@ -16,6 +16,7 @@ export type {
   Handler,
   Query,
   QueryContext,
+  ReadFrom,
   RefFactory,
   Schedule,
   StateOf,
@@ -31,6 +32,7 @@ export { none, async, sync, type BackupPolicy, type ReplicationPlan, type TurnIn
 export { BerthNode, DEFAULT_PARTITIONS, type NodeOptions, type NodeStats } from "./node/BerthNode.js";
 export { createNode } from "./node/createNode.js";
 export { ClusterNode, type ClusterNodeOptions, type ClusterStats } from "./node/ClusterNode.js";
+export type { BackupReadStats } from "./replication/BackupReader.js";
 export type { NatsOptions } from "./transport/nats/connectNats.js";
 export { resolveNatsUrls } from "./cli/natsUrls.js";
 export type { MembershipTiming } from "./membership/Membership.js";

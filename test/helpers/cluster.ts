@@ -1,16 +1,68 @@
 import type { ExecutionContext } from "ava";
-import { createNode, type ClusterNode } from "berth";
+import { createNode, type AnyActorDefinition, type ClusterNode, type DependencyContainer } from "berth";
 import { Log, Timer } from "../fixtures/log-app/app.js";
 import { waitFor } from "./nodeProcess.js";
 
 /** Starts in-process cluster nodes on real NATS (stopped when the test ends, pass or fail). */
 export async function inProcessNodes(t: ExecutionContext, count: number, cluster: string, urls: string[] | ((i: number) => string[]), roles: Array<"worker" | "gateway"> = []): Promise<ClusterNode[]> {
+  return clusterNodes(t, { count, cluster, urls, roles, actors: [Log, Timer] });
+}
+
+/** What `clusterNodes` starts. */
+export interface ClusterNodesOptions {
+  readonly count: number;
+  readonly cluster: string;
+  readonly urls: string[] | ((i: number) => string[]);
+  readonly actors: readonly AnyActorDefinition[];
+  readonly roles?: Array<"worker" | "gateway">;
+  /** Default 1024; fewer make a test cluster start and move faster. */
+  readonly partitions?: number;
+  /** Node `i`'s providers. */
+  readonly providers?: (i: number) => (container: DependencyContainer) => void;
+  /** Ids; default `n0`, `n1`… */
+  readonly ids?: readonly string[];
+}
+
+/**
+ * Starts in-process cluster nodes hosting `actors` on real NATS, waits until they share one view
+ * and every partition is served, and stops them when the test ends (pass or fail).
+ */
+export async function clusterNodes(t: ExecutionContext, options: ClusterNodesOptions): Promise<ClusterNode[]> {
   const nodes: ClusterNode[] = [];
   t.teardown(() => Promise.all(nodes.map((n) => n.stop())).then(() => undefined));
-  for (let i = 0; i < count; i++) {
-    const servers = typeof urls === "function" ? urls(i) : urls;
-    nodes.push(await createNode({ actors: [Log, Timer], nats: { servers }, cluster, id: `n${i}`, roles: [roles[i] ?? "worker"], logger: "warn" }));
+  await startClusterNodes(options, nodes);
+  return nodes;
+}
+
+/**
+ * `clusterNodes` without the teardown, for a cluster shared by several tests (stop its nodes in
+ * `test.after.always`). Started nodes are pushed to `into` as they start, so a failed start
+ * still leaves them there to stop.
+ */
+export async function startClusterNodes(options: ClusterNodesOptions, into: ClusterNode[] = []): Promise<ClusterNode[]> {
+  const nodes = into;
+  for (let i = 0; i < options.count; i++) {
+    const servers = typeof options.urls === "function" ? options.urls(i) : options.urls;
+    const providers = options.providers?.(i);
+    nodes.push(
+      await createNode({
+        actors: options.actors,
+        nats: { servers },
+        cluster: options.cluster,
+        id: options.ids?.[i] ?? `n${i}`,
+        roles: [options.roles?.[i] ?? "worker"],
+        logger: "warn",
+        ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
+        ...(providers !== undefined ? { providers } : {}),
+      }),
+    );
   }
+  await settled(nodes);
+  return nodes;
+}
+
+/** Waits until `nodes` see the same view with all of them in it, and every partition is served. */
+export async function settled(nodes: readonly ClusterNode[]): Promise<void> {
   const ids = nodes.map((n) => n.id);
   await waitFor(
     () => nodes.every((n) => n.view.epoch === nodes[0]?.view.epoch && ids.every((id) => n.view.members.some((m) => m.id === id))),
@@ -24,7 +76,6 @@ export async function inProcessNodes(t: ExecutionContext, count: number, cluster
     30_000,
     "every partition to be served",
   );
-  return nodes;
 }
 
 export function tableOf(node: ClusterNode): string[] {

@@ -76,13 +76,14 @@ export class History {
 
 /**
  * Runs `concurrency` callers, each cycling through its share of `sessions` and appending
- * `<session>#<n>` with `write`, until `stop()` is called. `stop()` resolves once every caller
- * finished its write in flight.
+ * `<session>#<prefix><n>` with `write`, until `stop()` is called. `stop()` resolves once every
+ * caller finished its write in flight. Give loads on the same sessions different prefixes.
  */
 export function startLoad(
   sessions: readonly string[],
   concurrency: number,
   write: (session: string, token: string) => Promise<unknown>,
+  prefix = "",
 ): { readonly history: History; stop(): Promise<LoadStats> } {
   const history = new History();
   let running = true;
@@ -95,7 +96,7 @@ export function startLoad(
       const session = mine[i % mine.length] as string;
       const n = (counters.get(session) ?? 0) + 1;
       counters.set(session, n);
-      const token = `${session}#${n}`;
+      const token = `${session}#${prefix}${n}`;
       const t0 = performance.now();
       try {
         await write(session, token);

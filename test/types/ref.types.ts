@@ -3,7 +3,7 @@
  * and every `@ts-expect-error` below fails the build if the line it marks compiles — that is,
  * if a wrong call to a typed actor reference were accepted.
  */
-import { defineActor, defineMachineActor, token, type ActorRef, type BerthNode, type StateOf } from "berth";
+import { defineActor, defineMachineActor, sync, token, type ActorRef, type BerthNode, type StateOf } from "berth";
 import { createMachine } from "xstate";
 
 interface Prices {
@@ -98,3 +98,17 @@ export const sent: Promise<{ context: { n: number } }> = m.send({ type: "RESET",
 m.send({ type: "DECREMENT" });
 // @ts-expect-error missing event field
 m.send({ type: "RESET" });
+
+// Reads from backups: "owner" or "backup", nothing else.
+export const Catalog = defineActor("catalog", {
+  state: () => ({ items: [] as string[] }),
+  backup: sync({ backups: 1 }),
+  readFrom: "backup",
+  queries: { items: (ctx) => ctx.state.items },
+});
+export const catalogItems: Promise<readonly string[]> = node.ref(Catalog, "c1").items();
+defineActor("nearest", {
+  state: () => ({}),
+  // @ts-expect-error not a read source
+  readFrom: "nearest",
+});

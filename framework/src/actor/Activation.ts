@@ -1,6 +1,7 @@
 import type { DependencyContainer } from "tsyringe";
-import { ActorHandlerError, ArityError, BerthError, DeadlineExceededError, NotOwnerError, QueryMutationError, UnknownHandlerError } from "../errors.js";
-import { copyValue, commitValue, formatPath, hasChanged } from "../state/walk.js";
+import { ArityError, DeadlineExceededError, NotOwnerError, QueryMutationError, UnknownHandlerError } from "../errors.js";
+import { callerError } from "./callerError.js";
+import { copyValue, commitValue, firstChange } from "../state/walk.js";
 import type { Delta } from "../state/delta.js";
 import type { ActorType, HandlerEntry } from "./defineActor.js";
 import { ReadContext, WriteContext } from "./context.js";
@@ -362,7 +363,7 @@ export class Activation {
       // The outcome travels to the backups (no state change), so a retry after failover gets it too.
       if (this.type.backup.replicates && this.host.hasCommitWork) {
         this.seq++;
-        void this.host.committed({ act: this, handler: entry.name, seq: this.seq, call, delta: [], timersChanged: false, destroyed: false });
+        this.commitUnawaited({ act: this, handler: entry.name, seq: this.seq, call, delta: [], timersChanged: false, destroyed: false });
       }
     }
     this.drain();
@@ -378,7 +379,17 @@ export class Activation {
     this.timers = next;
     this.host.timersChanged(this, before);
     if (this.type.backup.replicates) this.seq++;
-    void this.host.committed({ act: this, handler: "timer", seq: this.seq, call: undefined, delta: this.type.backup.replicates ? [] : null, timersChanged: true, destroyed: false });
+    this.commitUnawaited({ act: this, handler: "timer", seq: this.seq, call: undefined, delta: this.type.backup.replicates ? [] : null, timersChanged: true, destroyed: false });
+  }
+
+  /**
+   * Commits a turn nobody waits for (a failed call's outcome, a consumed timer). Its replication
+   * may still fail — a sync backup that does not answer in time, the node stopping — and that
+   * failure must be handled here: left unhandled, the rejection would end the node's process.
+   */
+  private commitUnawaited(turn: CommittedTurn): void {
+    const pending = this.host.committed(turn);
+    pending?.catch((err: unknown) => this.host.log.debug({ err, actor: this.type.name, id: this.id, handler: turn.handler }, "replication of a turn nobody waits for was not confirmed"));
   }
 
   private runQuery(entry: HandlerEntry, args: unknown[]): Promise<unknown> {
@@ -445,22 +456,12 @@ export class Activation {
 
   /** The path of the first change a query made to the state, or null. */
   private findMutation(): string | null {
-    if (!hasChanged(this.live, this.committed, "state")) return null;
-    const delta: Delta = [];
-    commitValue(this.live, this.committed, "state", delta);
-    const first = delta[0];
-    return first ? formatPath("state", first.path) : "state";
+    return firstChange(this.live, this.committed, "state");
   }
 
-  /**
-   * What the caller receives for a failed turn. Berth's own errors (unserializable state, an
-   * unknown timer handler, a nested call's deadline) pass through as they are — they name the
-   * fix; anything the handler threw becomes an `ActorHandlerError` carrying its message.
-   */
+  /** What the caller receives for a failed turn (see `callerError`). */
   private toCallerError(entry: HandlerEntry, error: unknown): Error {
-    if (error instanceof BerthError) return error;
-    const e = error instanceof Error ? error : new Error(String(error));
-    return new ActorHandlerError(this.type.name, this.id, entry.name, e.message, e.name, { cause: error });
+    return callerError(this.type.name, this.id, entry.name, error);
   }
 
   // ---- timers (called by ctx.schedule during a writing turn) ----

@@ -24,8 +24,11 @@ export interface HostHooks {
   committed?(turn: CommittedTurn): Promise<void> | undefined;
   /** Where a record comes from when the actor is not in this node's memory (recovery from backups or the log). */
   loadRecord?(type: ActorType, id: string): Promise<ActorRecord | undefined> | undefined;
-  /** After an actor was destroyed (its record must be deleted everywhere). */
-  destroyed?(type: ActorType, id: string, partition: number): void;
+  /**
+   * After an actor expired (no turn deleted it: its record must be deleted everywhere). `seq`
+   * is one past its last replication sequence, for the tombstone.
+   */
+  destroyed?(type: ActorType, id: string, partition: number, seq: number): void;
   /** Whether actors of `partition` may run timer turns now (false while it moves or recovers). */
   canRun?(partition: number): boolean;
   /**
@@ -55,7 +58,22 @@ interface TypeSlot {
   readonly active: Map<string, Activation>;
   /** Passivated actors: serialized record, in passivation order, indexed by partition. */
   readonly passive: PassiveStore;
+  /**
+   * The last replication sequence of recently destroyed actors, in destruction order. An actor
+   * created again with the same id continues from there: restarting at 0 would let replication
+   * take its turns for its predecessor's (an old acknowledgement releasing a sync reply, the
+   * event log dropping its entries as duplicates of the old message ids).
+   */
+  readonly graves: Map<string, Grave>;
 }
+
+interface Grave {
+  readonly seq: number;
+  readonly at: number;
+}
+
+/** How long a destroyed actor's sequence is remembered: beyond the event log's duplicate window (2 min). */
+const GRAVE_MS = 10 * 60_000;
 
 /** Counts exported by `node.stats()`. */
 export interface HostStats {
@@ -127,7 +145,7 @@ export class ActorHost {
     this.checkQueries = options.checkQueries;
     this.dedupWindowMs = options.dedupWindowMs;
     this.hooks = options.hooks ?? {};
-    for (const type of types) this.slots.set(type.name, { type, active: new Map(), passive: new PassiveStore() });
+    for (const type of types) this.slots.set(type.name, { type, active: new Map(), passive: new PassiveStore(), graves: new Map() });
     this.timers = new TimerQueue(this.clock, (e) => this.fireTimer(e));
     this.coarseNow = this.clock.now();
     this.shortestIdleMs = Math.min(...types.map((t) => Math.min(t.idleTimeoutMs, t.expireAfterMs ?? Infinity)));
@@ -362,7 +380,11 @@ export class ActorHost {
         record = await this.hooks.loadRecord?.(type, id);
         if (record !== undefined) this.registerTimers(type.name, id, record.timers);
       }
-      record ??= { state: copyValue(type.initialState(id), "initial state"), timers: [], timerSeq: 0, lastUsed: this.clock.now() };
+      if (record === undefined) {
+        const grave = slot.graves.get(id);
+        slot.graves.delete(id);
+        record = { state: copyValue(type.initialState(id), "initial state"), timers: [], timerSeq: 0, lastUsed: this.clock.now(), ...(grave ? { seq: grave.seq } : {}) };
+      }
       act.load(record);
       if (type.deps !== undefined) {
         act.container = this.container.createChildContainer();
@@ -420,17 +442,29 @@ export class ActorHost {
     return true;
   }
 
-  /** Deletes an actor's record and timers (ctx.destroy, expiry). */
-  private destroy(act: Activation): void {
+  /**
+   * Deletes an actor's record and timers: by its own turn (ctx.destroy: the turn's replication
+   * carries the deletion) or by expiry (the `destroyed` hook does).
+   */
+  private destroy(act: Activation, byTurn: boolean): void {
     const slot = this.slots.get(act.type.name) as TypeSlot;
     this.unlink(act, slot);
     act.status = Status.Gone;
     slot.passive.delete(act.id);
+    const seq = byTurn || !act.type.backup.replicates ? act.seq : act.seq + 1;
+    this.bury(slot, act.id, seq);
     this.timers.removeActor(act.type.name, act.id);
     act.container?.dispose();
     this.counters.destroyed++;
-    this.hooks.destroyed?.(act.type, act.id, act.partition);
+    if (!byTurn) this.hooks.destroyed?.(act.type, act.id, act.partition, seq);
     this.handOver(slot, act);
+  }
+
+  /** Remembers a destroyed actor's sequence (see `TypeSlot.graves`). */
+  private bury(slot: TypeSlot, id: string, seq: number): void {
+    if (seq === 0) return;
+    slot.graves.delete(id); // re-inserted last: the map stays in destruction order
+    slot.graves.set(id, { seq, at: this.clock.now() });
   }
 
   /** Calls that arrived while `act` went away start a fresh activation. */
@@ -503,13 +537,17 @@ export class ActorHost {
       const idleFor = now - a.lastUsed - this.sweepEveryMs;
       const { idleTimeoutMs, expireAfterMs } = a.type;
       if (a.status === Status.Active && a.idle) {
-        if (expireAfterMs !== undefined && idleFor >= expireAfterMs && a.timers.length === 0) this.destroy(a);
+        if (expireAfterMs !== undefined && idleFor >= expireAfterMs && a.timers.length === 0) this.destroy(a, false);
         else if (idleFor >= idleTimeoutMs) void this.passivate(a);
       }
       if (idleFor < this.shortestIdleMs) break; // the rest of the list was used more recently still
       a = prev;
     }
     for (const slot of this.slots.values()) {
+      for (const [id, grave] of slot.graves) {
+        if (now - grave.at < GRAVE_MS) break;
+        slot.graves.delete(id);
+      }
       const expire = slot.type.expireAfterMs;
       if (expire === undefined) continue;
       for (const [id, entry] of slot.passive) {
@@ -519,9 +557,11 @@ export class ActorHost {
         if (now - entry.passivatedAt + slot.type.idleTimeoutMs + this.sweepEveryMs < expire) break;
         if (entry.due.length === 0 && idleFor >= expire) {
           slot.passive.delete(id);
+          const seq = slot.type.backup.replicates ? ((parse(entry.data) as ActorRecord).seq ?? 0) + 1 : 0;
+          this.bury(slot, id, seq);
           this.timers.removeActor(slot.type.name, id);
           this.counters.destroyed++;
-          this.hooks.destroyed?.(slot.type, id, this.partitionOf(id));
+          this.hooks.destroyed?.(slot.type, id, this.partitionOf(id), seq);
         }
       }
     }
@@ -542,7 +582,7 @@ export class ActorHost {
   /** A writing turn committed. */
   committed(turn: CommittedTurn): Promise<void> | undefined {
     const pending = this.hooks.committed?.(turn);
-    if (turn.destroyed) this.destroy(turn.act);
+    if (turn.destroyed) this.destroy(turn.act, true);
     return pending;
   }
 

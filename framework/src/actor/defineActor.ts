@@ -3,7 +3,7 @@ import { none, type BackupPolicy } from "../replication/policy.js";
 import { toMillis } from "../time/duration.js";
 import type { DepsSpec, ResolvedDeps } from "./deps.js";
 import { paramCount } from "./paramCount.js";
-import type { ActorContext, ActorDefinition, ActorSpec, AnyActorDefinition, Handler, Query } from "./types.js";
+import type { ActorContext, ActorDefinition, ActorSpec, AnyActorDefinition, Handler, Query, ReadFrom } from "./types.js";
 
 /** A handler or query as the runtime sees it. */
 export interface HandlerEntry {
@@ -26,6 +26,8 @@ export interface ActorType {
   readonly handlers: ReadonlyMap<string, HandlerEntry>;
   readonly deps: DepsSpec | undefined;
   readonly backup: BackupPolicy;
+  /** Who answers queries: the owner, or a caller holding a hot backup copy. */
+  readonly readFrom: ReadFrom;
   readonly idleTimeoutMs: number;
   readonly expireAfterMs: number | undefined;
   readonly onActivate: Hook | undefined;
@@ -76,18 +78,38 @@ export function defineActor<
   const handlers = new Map<string, HandlerEntry>();
   addHandlers(name, handlers, spec.handlers, false);
   addHandlers(name, handlers, spec.queries, true);
+  const backup = spec.backup ?? none();
   const type: ActorType = {
     name,
     initialState: spec.state,
     handlers,
     deps: spec.deps,
-    backup: spec.backup ?? none(),
+    backup,
+    readFrom: checkReadFrom(name, spec.readFrom, backup),
     idleTimeoutMs: toMillis(spec.idleTimeout ?? DEFAULT_IDLE_TIMEOUT, `${name}.idleTimeout`),
     expireAfterMs: spec.expireAfter === undefined ? undefined : toMillis(spec.expireAfter, `${name}.expireAfter`),
     onActivate: spec.onActivate as Hook | undefined,
     onDeactivate: spec.onDeactivate as Hook | undefined,
   };
   return defineType(type) as ActorDefinition<N, S, D, H, Q>;
+}
+
+/**
+ * Validates `readFrom` against the backup policy: reading from backups needs backups that
+ * receive every turn, so `none()` (and any policy without `hotBackups`) is a configuration error
+ * rather than a silent no-op that would send every query to the owner anyway.
+ */
+export function checkReadFrom(actor: string, readFrom: unknown, backup: BackupPolicy): ReadFrom {
+  if (readFrom === undefined || readFrom === "owner") return "owner";
+  if (readFrom !== "backup") throw new ConfigError(`${actor}.readFrom must be "owner" or "backup"; got ${JSON.stringify(readFrom)}`);
+  const hot = backup.hotBackups ?? 0;
+  if (!Number.isInteger(hot) || hot < 1) {
+    throw new ConfigError(
+      `${actor}: readFrom: "backup" needs a backup policy that keeps hot backups, but ${backup.name} declares none ` +
+        `(hotBackups: ${String(backup.hotBackups ?? 0)}); use sync({ backups: 1 }) or async(), or declare hotBackups on your custom policy`,
+    );
+  }
+  return "backup";
 }
 
 /** Wraps a runtime actor type in a definition value. Used by `defineActor` and `defineMachineActor`. */

@@ -11,8 +11,8 @@ import {
 import { ConfigError, EventNotAcceptedError, InvalidEventError, MachineError, type MachineStateValue } from "../errors.js";
 import { none, type BackupPolicy } from "../replication/policy.js";
 import { toMillis, type Duration } from "../time/duration.js";
-import { DEFAULT_IDLE_TIMEOUT, defineType, type ActorType, type HandlerEntry } from "./defineActor.js";
-import type { ActorContext, ActorDefinition, QueryContext } from "./types.js";
+import { checkReadFrom, DEFAULT_IDLE_TIMEOUT, defineType, type ActorType, type HandlerEntry } from "./defineActor.js";
+import type { ActorContext, ActorDefinition, QueryContext, ReadFrom } from "./types.js";
 
 /**
  * An xstate v5 machine as an actor: events are the calls, the persisted snapshot is the
@@ -48,6 +48,8 @@ export interface MachineActorOptions<M extends AnyStateMachine> {
   /** The machine's input for a new actor; receives the actor id. */
   input?: (id: string) => InputFrom<M>;
   backup?: BackupPolicy;
+  /** Who answers `snapshot` and `can`: the owner (default) or a caller holding a hot backup (see `ActorSpec.readFrom`). */
+  readFrom?: ReadFrom;
   idleTimeout?: Duration;
   expireAfter?: Duration;
   /**
@@ -121,6 +123,7 @@ export function defineMachineActor<const N extends string, M extends AnyStateMac
     handlers,
     deps: undefined,
     backup: options.backup ?? none(),
+    readFrom: checkReadFrom(name, options.readFrom, options.backup ?? none()),
     idleTimeoutMs: toMillis(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT, `${name}.idleTimeout`),
     expireAfterMs: options.expireAfter === undefined ? undefined : toMillis(options.expireAfter, `${name}.expireAfter`),
     // The machine starts in the first turn, where its entry actions can schedule durable timers.

@@ -38,7 +38,10 @@ export interface ActorRecord {
   readonly lastUsed: number;
   /** Outcomes of recent calls with ids (see `CallOutcome`). */
   readonly calls?: readonly CallOutcome[];
-  /** Replication sequence: the number of replicated turns committed so far (0 for a new actor). */
+  /**
+   * Replication sequence: the number of replicated turns committed so far (0 for a new actor;
+   * an actor created again soon after being destroyed continues its predecessor's count).
+   */
   readonly seq?: number;
 }
 

@@ -87,6 +87,9 @@ export type Handler<S, D> = (ctx: ActorContext<S, D>, ...args: never[]) => unkno
 /** A query: reads state. Queries run concurrently with each other, never with a handler. */
 export type Query<S, D> = (ctx: QueryContext<S, D>, ...args: never[]) => unknown;
 
+/** Who answers an actor type's queries (see `ActorSpec.readFrom`). */
+export type ReadFrom = "owner" | "backup";
+
 /** Options of `defineActor`. */
 export interface ActorSpec<S, D extends DepsSpec, H, Q> {
   /** The initial state of a new actor. Receives the actor's id. */
@@ -99,6 +102,14 @@ export interface ActorSpec<S, D extends DepsSpec, H, Q> {
   deps?: D;
   /** How turns are replicated. Default: `none()` (memory only). */
   backup?: BackupPolicy;
+  /**
+   * Who answers this type's queries. `"owner"` (default): the node that owns the actor.
+   * `"backup"`: a caller that holds a hot backup copy of the actor answers from it, without a
+   * network hop, within the staleness bound of the backup policy; any other caller asks the
+   * owner. Needs a policy with hot backups (`sync({ backups })`, `async()`).
+   * See docs/guides/backup-policies.md#reading-from-backups.
+   */
+  readFrom?: ReadFrom;
   /** Passivate after this long without calls (state is kept). Default `"10m"`. */
   idleTimeout?: Duration;
   /** Delete the actor after this long without calls or timers (session expiry). Default: never. */

@@ -3,7 +3,9 @@ import { ConfigError } from "../errors.js";
 import type { Role } from "../membership/types.js";
 import { createNode } from "../node/createNode.js";
 import { createLogger } from "../node/logger.js";
-import { httpOptions, type HttpCliOptions } from "../http/cli.js";
+import { httpOptions, parseAddress, type HttpCliOptions } from "../http/cli.js";
+import { serveMetrics } from "../http/serveMetrics.js";
+import type { ClusterNode } from "../node/ClusterNode.js";
 import { createHttpNode } from "../http/createHttpNode.js";
 import { appEntry, loadApp } from "./loadApp.js";
 import { addNatsAuthOptions, natsAuthFrom, type NatsAuthFlags } from "./natsAuth.js";
@@ -26,7 +28,8 @@ export function registerNode(program: Command): void {
     .option("--http <[host:]port>", "serve the app's HTTP routes (worker) or forward them (gateway) on this address; port 0 picks a free one")
     .option("--http-advertise <url>", "the URL other nodes use to reach this node's HTTP port (default http://<host>:<port>)")
     .option("--cookie-secure", "mark the session cookie Secure (behind HTTPS); also BERTH_COOKIE_SECURE=1")
-    .action(async (opts: { app: string; nats?: string; id?: string; role: string; cluster: string; capacity: string; logLevel: string; shutdownTimeout: string } & NatsAuthFlags & HttpCliOptions) => {
+    .option("--metrics <[host:]port>", "serve Prometheus metrics on GET /metrics at this address; port 0 picks a free one (see docs/guides/metrics.md)")
+    .action(async (opts: { app: string; nats?: string; id?: string; role: string; cluster: string; capacity: string; logLevel: string; shutdownTimeout: string; metrics?: string } & NatsAuthFlags & HttpCliOptions) => {
       if (opts.role !== "worker" && opts.role !== "gateway") throw new ConfigError(`--role must be worker or gateway; got ${opts.role}`);
       const capacity = Number(opts.capacity);
       if (!(capacity > 0)) throw new ConfigError(`--capacity must be a positive number; got ${opts.capacity}`);
@@ -43,9 +46,22 @@ export function registerNode(program: Command): void {
         ...(opts.id ? { id: opts.id } : {}),
       };
       const http = await httpOptions(opts, appEntry(opts.app), opts.role as Role, log);
+      // The metrics port is bound first, so a taken port fails before the node joins the cluster.
+      let started: ClusterNode | null = null;
+      const metrics =
+        opts.metrics === undefined
+          ? null
+          : await serveMetrics({
+              ...parseAddress(opts.metrics, "--metrics"),
+              metrics: () => {
+                if (started === null) throw new Error("the node is starting");
+                return started.metrics();
+              },
+            });
       const served = http === null ? null : await createHttpNode({ ...nodeOptions, http });
       const node = served?.node ?? (await createNode(nodeOptions));
-      log.info({ id: node.id, role: opts.role, epoch: node.view.epoch, pid: process.pid, ...(served ? { http: served.url } : {}) }, "node up");
+      started = node;
+      log.info({ id: node.id, role: opts.role, epoch: node.view.epoch, pid: process.pid, ...(served ? { http: served.url } : {}), ...(metrics ? { metrics: metrics.url } : {}) }, "node up");
       let stopping = false;
       const shutdown = (signal: string): void => {
         if (stopping) return;

@@ -24,6 +24,11 @@ export interface MemberStatus {
   readonly moving: number | null;
   /** Moves this node started, finished and aborted since it started (as the receiving side). */
   readonly moves: { readonly started: number; readonly finished: number; readonly aborted: number } | null;
+  /**
+   * Rates over the node's last record interval (~5 s): calls run, deltas replicated and
+   * replication bytes sent, per second; and the replication lag (ms). Null for nodes that do not report them.
+   */
+  readonly rates: { readonly calls: number; readonly deltas: number; readonly bytes: number; readonly lagMs: number } | null;
   /** ms since the node last wrote its record. */
   readonly updatedAgoMs: number | null;
 }
@@ -64,6 +69,10 @@ export async function readStatus(urls: string[], cluster: string, auth: NatsAuth
         actors: r?.stats?.actors ?? null,
         moving: r?.stats?.moving ?? null,
         moves: r?.stats?.movesStarted === undefined ? null : { started: r.stats.movesStarted, finished: r.stats.movesFinished ?? 0, aborted: r.stats.movesAborted ?? 0 },
+        rates:
+          r?.stats?.deltasPerSec === undefined
+            ? null
+            : { calls: r.stats.callsPerSec ?? 0, deltas: r.stats.deltasPerSec, bytes: r.stats.replicationBytesPerSec ?? 0, lagMs: r.stats.replicationLagMs ?? 0 },
         updatedAgoMs: r ? now - r.updated : null,
       };
     });
@@ -77,7 +86,7 @@ export async function readStatus(urls: string[], cluster: string, auth: NatsAuth
 export function registerStatus(program: Command): void {
   const command = program
     .command("status")
-    .description("show a cluster's view: epoch, and per member its role, state, pid, partitions, actors and partitions in motion")
+    .description("show a cluster's view: epoch, and per member its role, state, pid, partitions, actors, partitions in motion, and call, delta and replication byte rates")
     .option("--nats <urls>", "NATS server URLs (default: $NATS_URL or the berth dev cluster of this folder)");
   addNatsAuthOptions(command)
     .option("--cluster <name>", "cluster name", "berth")
@@ -89,9 +98,31 @@ export function registerStatus(program: Command): void {
         return;
       }
       console.log(`cluster ${status.cluster}  epoch ${status.epoch}  members ${status.members.filter((m) => m.inView).length}  (${status.nats.join(", ")})`);
-      const rows = status.members.map((m) => [m.id, m.roles.join("+"), m.state, String(m.pid ?? "-"), m.host ?? "-", String(m.partitions), String(m.actors ?? "-"), String(m.moving ?? "-"), m.moves ? `${m.moves.started}/${m.moves.finished}/${m.moves.aborted}` : "-", m.updatedAgoMs === null ? "-" : `${(m.updatedAgoMs / 1000).toFixed(1)}s ago`]);
-      printTable(["ID", "ROLE", "STATE", "PID", "HOST", "PARTITIONS", "ACTORS", "MOVING", "MOVES S/F/A", "UPDATED"], rows);
+      const rows = status.members.map((m) => [
+        m.id,
+        m.roles.join("+"),
+        m.state,
+        String(m.pid ?? "-"),
+        m.host ?? "-",
+        String(m.partitions),
+        String(m.actors ?? "-"),
+        String(m.moving ?? "-"),
+        m.moves ? `${m.moves.started}/${m.moves.finished}/${m.moves.aborted}` : "-",
+        m.rates ? String(m.rates.calls) : "-",
+        m.rates ? String(m.rates.deltas) : "-",
+        m.rates ? bytesText(m.rates.bytes) : "-",
+        m.rates ? `${m.rates.lagMs}ms` : "-",
+        m.updatedAgoMs === null ? "-" : `${(m.updatedAgoMs / 1000).toFixed(1)}s ago`,
+      ]);
+      printTable(["ID", "ROLE", "STATE", "PID", "HOST", "PARTITIONS", "ACTORS", "MOVING", "MOVES S/F/A", "CALLS/S", "DELTAS/S", "REPL/S", "LAG", "UPDATED"], rows);
     });
+}
+
+/** `812 B`, `12.3 kB`, `4.1 MB` (per second in the status table). */
+export function bytesText(n: number): string {
+  if (n < 1000) return `${Math.round(n)} B`;
+  if (n < 1_000_000) return `${(n / 1000).toFixed(1)} kB`;
+  return `${(n / 1_000_000).toFixed(1)} MB`;
 }
 
 function printTable(head: string[], rows: string[][]): void {

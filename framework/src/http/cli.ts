@@ -37,11 +37,14 @@ export async function httpOptions(flags: HttpCliOptions, appFile: string, role: 
   return { ...base, app };
 }
 
-/** `3000`, `127.0.0.1:3000`, `0.0.0.0:3000`, `[::1]:3000`. */
-export function parseAddress(value: string): { host: string; port: number } {
+/**
+ * `3000`, `127.0.0.1:3000`, `0.0.0.0:3000`, `[::1]:3000`.
+ * @param flag the option named in the error, default `--http`
+ */
+export function parseAddress(value: string, flag = "--http"): { host: string; port: number } {
   const m = /^(?:(\[[0-9a-fA-F:]+\]|[^:]+):)?(\d{1,5})$/.exec(value.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new ConfigError(`--http must be [host:]port, e.g. 3000 or 0.0.0.0:3000; got ${JSON.stringify(value)}`);
+  if (!m || port > 65535) throw new ConfigError(`${flag} must be [host:]port, e.g. 3000 or 0.0.0.0:3000; got ${JSON.stringify(value)}`);
   return { host: (m[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port };
 }
 

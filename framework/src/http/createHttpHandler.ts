@@ -4,6 +4,9 @@ import type { BerthNode } from "../node/BerthNode.js";
 import { ClusterNode } from "../node/ClusterNode.js";
 import { toMillis, type Duration } from "../time/duration.js";
 import { HttpAppError } from "./errors.js";
+import { renderExposition } from "../metrics/exposition.js";
+import { httpFamilies } from "./httpMetrics.js";
+import { metricsResponse } from "./serveMetrics.js";
 import { Forwarder } from "./Forwarder.js";
 import { H, sendJson, sendMisdirected } from "./protocol.js";
 import { createRoutesListener, type RoutesListener } from "./routesApp.js";
@@ -144,10 +147,14 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
 
   const stats = (): HttpStats => ({ ...counters, ...(forwarder?.counters ?? { forwarded: 0, retries: 0, failed: 0 }) });
 
-  /** `/_berth/health`: for load balancers — 200 while this node is up and its lease holds. */
+  /**
+   * `/_berth/health`: for load balancers — 200 while this node is up and its lease holds.
+   * `/_berth/metrics`: the node's and this HTTP layer's metrics for Prometheus (docs/guides/metrics.md).
+   */
   const internal = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? "").split("?")[0];
-    if (path !== "/_berth/health") return sendJson(res, 404, { error: "unknown Berth endpoint; try /_berth/health" });
+    if (path === "/_berth/metrics") return metricsResponse(req, res, () => node.metrics() + renderExposition(httpFamilies(stats()), node.metricLabels()));
+    if (path !== "/_berth/health") return sendJson(res, 404, { error: "unknown Berth endpoint; try /_berth/health or /_berth/metrics" });
     if (cluster === null) return sendJson(res, 200, { node: node.id, ok: true, http: stats() });
     const ok = cluster.membership.state === "up" && cluster.membership.leaseValid();
     sendJson(res, ok ? 200 : 503, { node: cluster.id, ok, roles: cluster.roles, state: cluster.membership.state, epoch: cluster.view.epoch, http: stats() });

@@ -1,8 +1,7 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
-import { ConfigError } from "../errors.js";
 import { ClusterNode, type ClusterNodeOptions } from "../node/ClusterNode.js";
+import { listen } from "./listen.js";
 import { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from "./createHttpHandler.js";
 import { sendJson } from "./protocol.js";
 import { sessionCookies } from "./sessionCookie.js";
@@ -63,7 +62,7 @@ export async function createHttpNode(options: HttpNodeOptions): Promise<HttpNode
   // Longer than the idle timeout of common load balancers (60 s), so they close idle connections first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  const port = await listen(server, http.port ?? 0, host);
+  const port = await listen(server, http.port ?? 0, host, "--http, PORT");
   const url = http.advertise ?? `http://${advertisedHost(host)}:${port}`;
   let node: ClusterNode;
   try {
@@ -95,21 +94,6 @@ export async function createHttpNode(options: HttpNodeOptions): Promise<HttpNode
       h.close();
     },
   };
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) => {
-      reject(
-        err.code === "EADDRINUSE"
-          ? new ConfigError(`HTTP port ${port} on ${host} is already in use; stop what uses it or choose another port (--http, PORT)`)
-          : err.code === "EACCES"
-            ? new ConfigError(`not allowed to listen on ${host}:${port}; use a port above 1023 or run with the needed privileges`)
-            : err,
-      );
-    });
-    server.listen({ port, host }, () => resolve((server.address() as AddressInfo).port));
-  });
 }
 
 function advertisedHost(host: string): string {

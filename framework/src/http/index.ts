@@ -8,6 +8,7 @@ export { jsonBody } from "./jsonBody.js";
 export type { BerthEnv, BerthVariables, HttpApp, HttpAppOptions, HttpDefinition, SessionRefs } from "./types.js";
 export { createHttpHandler, type HttpHandler, type HttpHandlerOptions, type HttpStats } from "./createHttpHandler.js";
 export { createHttpNode, type HttpNode, type HttpNodeOptions, type HttpServeOptions } from "./createHttpNode.js";
+export { serveMetrics, type MetricsServer } from "./serveMetrics.js";
 export { sessionCookies, secretsFromEnv, type SessionCookieOptions, type SessionCookies } from "./sessionCookie.js";
 export { HttpAppError, SessionSecretError } from "./errors.js";
 /** Hono's helpers most routes need, so apps import them from one place. */

@@ -13,6 +13,7 @@ import type { Replicator } from "../replication/Replicator.js";
 import type { ControlMessage } from "../transport/control.js";
 import { CHUNK_CHARS, joinPieces, toChunks } from "./transferChunks.js";
 import { initialPartitionSnapshot, nextPartitionSnapshot, partitionMachine, type PartitionEvent, type PartitionState } from "./partitionMachine.js";
+import { DURATION_BUCKETS, Histogram } from "../metrics/Histogram.js";
 
 /** What the manager needs from its node. */
 export interface PartitionManagerDeps {
@@ -70,6 +71,8 @@ interface Slot {
   /** Called once at the next state change (pulls waiting for the partition to be handed over). */
   changed: Array<() => void>;
   since: number;
+  /** When the current pull from a peer started (for the move duration). */
+  acquiredAt: number;
 }
 
 const MAX_HELD = 10_000;
@@ -95,11 +98,15 @@ export class PartitionManager {
   private readonly queue: number[] = [];
   private active = 0;
   private previous: PartitionTable | null = null;
+  /** How long recoveries took, from the first probe to serving (seconds). */
+  readonly recoveryDurations = new Histogram(DURATION_BUCKETS);
+  /** How long pulls from a live previous owner took, from the view change to serving (seconds). */
+  readonly moveDurations = new Histogram(DURATION_BUCKETS);
   readonly stats: MoveStats = { movesStarted: 0, movesFinished: 0, movesAborted: 0, recoveries: 0, lastRecoveryMs: 0, maxRecoveryMs: 0, maxHoldMs: 0, inMotion: {} };
   private stopped = false;
 
   constructor(private readonly deps: PartitionManagerDeps) {
-    this.slots = Array.from({ length: deps.partitions }, () => ({ snap: initialPartitionSnapshot, held: [], inflight: 0, source: null, epoch: 0, chunks: null, run: 0, changed: [], since: Date.now() }));
+    this.slots = Array.from({ length: deps.partitions }, () => ({ snap: initialPartitionSnapshot, held: [], inflight: 0, source: null, epoch: 0, chunks: null, run: 0, changed: [], since: Date.now(), acquiredAt: 0 }));
   }
 
   state(p: number): PartitionState {
@@ -282,11 +289,15 @@ export class PartitionManager {
       case "awaiting":
       case "recovering":
         this.stats.movesStarted += st === "awaiting" ? 1 : 0;
+        if (st === "awaiting") slot.acquiredAt = Date.now();
         this.enqueueMove(p);
         break;
       case "serving":
         slot.chunks = null;
-        if (from === "catchingUp") this.stats.movesFinished++;
+        if (from === "catchingUp") {
+          this.stats.movesFinished++;
+          this.moveDurations.observe((Date.now() - slot.acquiredAt) / 1000);
+        }
         this.wake(p);
         this.syncBackups(p);
         break;
@@ -503,6 +514,7 @@ export class PartitionManager {
     this.stats.recoveries++;
     this.stats.lastRecoveryMs = ms;
     if (ms > this.stats.maxRecoveryMs) this.stats.maxRecoveryMs = ms;
+    this.recoveryDurations.observe(ms / 1000);
     this.deps.backups.drop(p);
     this.send(p, { type: "RECOVERED" });
   }

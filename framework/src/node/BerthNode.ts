@@ -12,6 +12,8 @@ import { copyArgs } from "../state/walk.js";
 import { systemClock, type Clock } from "../time/clock.js";
 import { toMillis, type Duration } from "../time/duration.js";
 import { createLogger, type Logger } from "./logger.js";
+import { renderExposition, type Labels, type MetricFamily } from "../metrics/exposition.js";
+import { hostFamilies } from "./nodeMetrics.js";
 
 /** Options shared by every kind of node. */
 export interface NodeOptions {
@@ -131,6 +133,34 @@ export class BerthNode implements RefFactory, CallSink {
   /** Counts of actors, activations, passivations and timers on this node. */
   stats(): NodeStats {
     return { nodeId: this.id, types: this.host.typeNames(), ...this.host.stats() };
+  }
+
+  /**
+   * This node's figures in the Prometheus text format (version 0.0.4): `# HELP` and `# TYPE` per
+   * metric, counters ending in `_total`, durations in seconds, every sample labelled with
+   * `node` (and `cluster` on a cluster node). Every metric is described in docs/guides/metrics.md.
+   * `berth node --metrics <port>` serves it on `GET /metrics`; HTTP nodes also on `/_berth/metrics`.
+   * @example
+   * ```ts
+   * import { createServer } from "node:http";
+   * createServer((req, res) => {
+   *   res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+   *   res.end(node.metrics());
+   * }).listen(9464);
+   * ```
+   */
+  metrics(): string {
+    return renderExposition(this.metricFamilies(), this.metricLabels());
+  }
+
+  /** The metric families `metrics()` renders. */
+  protected metricFamilies(): MetricFamily[] {
+    return hostFamilies(this.stats());
+  }
+
+  /** The labels on every sample of `metrics()`. */
+  metricLabels(): Labels {
+    return { node: this.id };
   }
 
   /** Passivates every idle actor now (their state is kept). Mostly for tests. */

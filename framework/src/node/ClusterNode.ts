@@ -7,6 +7,7 @@ import type { HostHooks } from "../actor/ActorHost.js";
 import { ConfigError, DeadlineExceededError, MalformedMessageError, NodeStoppedError, NodeUnreachableError, NotOwnerError, ReplicationError, SelfCallError } from "../errors.js";
 import { PartitionManager, type MoveStats } from "../migration/PartitionManager.js";
 import { BackupStore } from "../replication/BackupStore.js";
+import { answerReadMark, BackupReader, type BackupReadStats } from "../replication/BackupReader.js";
 import { checkItems, type ReplReply } from "../replication/items.js";
 import { openEventLog, type EventLog } from "../replication/log/index.js";
 import { Replicator, type ReplicationStats } from "../replication/Replicator.js";
@@ -21,6 +22,9 @@ import { sendCall, sendCallWith, serveCalls, type RpcCounters } from "../transpo
 import type { CallRequest } from "../transport/wire.js";
 import { copyArgs } from "../state/walk.js";
 import { BerthNode, type NodeOptions, type NodeStats } from "./BerthNode.js";
+import type { Labels, MetricFamily } from "../metrics/exposition.js";
+import { clusterFamilies, hostFamilies } from "./nodeMetrics.js";
+import { Rate } from "../metrics/Rate.js";
 import { toMillis, type Duration } from "../time/duration.js";
 
 /** Options of a node that joins a cluster on NATS. */
@@ -59,6 +63,8 @@ export interface ClusterStats extends NodeStats {
   readonly rpc: RpcCounters & { retries: number; redirects: number };
   readonly replication: ReplicationStats & { backupCopies: number };
   readonly moves: MoveStats;
+  /** Queries of `readFrom: "backup"` types this node answered from its hot copies, or sent to the owner. */
+  readonly backupReads: BackupReadStats;
 }
 
 const CLUSTER_RE = /^[A-Za-z0-9_-]{1,32}$/;
@@ -81,6 +87,11 @@ export class ClusterNode extends BerthNode {
   private table: PartitionTable;
   private readonly viewWaiters = new Set<() => void>();
   private callSeq = 0;
+  /** Calls run on this node (local and served for others). */
+  private callsRun = 0;
+  private readonly deltaRate = new Rate();
+  private readonly byteRate = new Rate();
+  private readonly callRate = new Rate();
   readonly rpcCounters: RpcCounters & { retries: number; redirects: number } = { served: 0, malformed: 0, control: 0, retries: 0, redirects: 0 };
   private readonly directory: NatsDirectory;
   private readonly views: NatsViewStore;
@@ -90,6 +101,9 @@ export class ClusterNode extends BerthNode {
   readonly backups = new BackupStore();
   readonly replicator: Replicator;
   readonly partitionManager: PartitionManager;
+  private readonly backupReader: BackupReader;
+  /** Actor types whose queries may be answered from a hot backup copy (`readFrom: "backup"`). */
+  private readonly backupReadTypes = new Map<string, ActorType>();
   private eventLogHandle: EventLog | null = null;
   private readonly shutdownTimeoutMs: number;
   private housekeeping: NodeJS.Timeout | undefined;
@@ -135,7 +149,7 @@ export class ClusterNode extends BerthNode {
     this.replicator = new Replicator({
       selfId: this.id,
       log: this.log,
-      send: (target, msg, timeoutMs) => sendControl(this.transport, target, msg, timeoutMs, this.transport.maxPayload),
+      send: (target, msg, timeoutMs) => sendControl(this.transport, target, msg, timeoutMs, this.transport.maxPayload, this.countReplicated),
       table: () => this.membership.table,
       epoch: () => this.view.epoch,
       ownershipEpoch: (p) => this.partitionManager.ownershipEpoch(p),
@@ -157,10 +171,26 @@ export class ClusterNode extends BerthNode {
       reconcile: () => this.membership.reconcile(),
       ...(options.moveConcurrency !== undefined ? { moveConcurrency: options.moveConcurrency } : {}),
     });
+    this.backupReader = new BackupReader({
+      selfId: this.id,
+      log: this.log,
+      backups: this.backups,
+      container: this.container,
+      env: { clock: this.clock, log: this.log, refs: this, checkQueries: this.host.checkQueries },
+      epoch: () => this.view.epoch,
+      leaseValid: () => this.membership.leaseValid(),
+      idle: (p) => this.partitionManager.state(p) === "idle",
+      sendControl: (target, msg, timeoutMs) => sendControl(this.transport, target, msg, timeoutMs, this.transport.maxPayload),
+      reconcile: () => this.membership.reconcile(),
+    });
+    for (const name of this.host.typeNames()) {
+      const type = this.host.slotOf(name);
+      if (type?.readFrom === "backup") this.backupReadTypes.set(name, type);
+    }
     hooks.committed = (turn) => this.replicator.committed(turn);
     hooks.reconfirm = (act) => this.replicator.reconfirm(act);
     hooks.canRun = (p) => this.partitionManager.canRun(p);
-    hooks.destroyed = (type, id, p) => this.replicator.destroyedPassive(type, id, p);
+    hooks.destroyed = (type, id, p, seq) => this.replicator.destroyedPassive(type, id, p, seq);
     this.membership.onView((view) => this.onView(view));
   }
 
@@ -285,25 +315,40 @@ export class ClusterNode extends BerthNode {
       }
       const owner = admission === "elsewhere" ? this.ownerOf(partition) : null;
       if (owner !== null && owner !== this.id) {
-        const callId = this.nextCallId();
-        const req: CallRequest = { callId, actorType: typeName, actorId: id, method, args, ttlMs: Math.min(deadline - Date.now(), ATTEMPT_MS), epoch: this.view.epoch, from: this.id };
-        if (req.ttlMs > 0) {
-          return new Promise((resolve, reject) =>
-            sendCallWith(this.transport, owner, req, this.transport.maxPayload, resolve, (error: unknown) =>
-              this.retryAfter(error, deadline)
-                .then(() => this.routeRetry(typeName, id, method, args, deadline, partition, callId))
-                .then(resolve, reject),
-            ),
-          );
+        const readable = this.backupReadTypes.size > 0 ? this.backupReadTypes.get(typeName) : undefined;
+        const entry = readable?.handlers.get(method);
+        if (readable !== undefined && entry?.readonly === true) {
+          return this.backupReader.read(readable, entry, id, partition, owner, args, () => this.sendFirst(owner, typeName, id, method, args, deadline, partition));
         }
+        return this.sendFirst(owner, typeName, id, method, args, deadline, partition);
       }
     }
     return this.routeRetry(typeName, id, method, args, deadline, partition, undefined);
   }
 
+  /** The first attempt at a remote owner; failures continue in `routeRetry` with the same call id. */
+  private sendFirst(owner: string, typeName: string, id: string, method: string, args: unknown[], deadline: number, partition: number): Promise<unknown> {
+    const callId = this.nextCallId();
+    const req: CallRequest = { callId, actorType: typeName, actorId: id, method, args, ttlMs: Math.min(deadline - Date.now(), ATTEMPT_MS), epoch: this.view.epoch, from: this.id };
+    if (req.ttlMs <= 0) return this.routeRetry(typeName, id, method, args, deadline, partition, undefined);
+    return new Promise((resolve, reject) =>
+      sendCallWith(this.transport, owner, req, this.transport.maxPayload, resolve, (error: unknown) =>
+        this.retryAfter(error, deadline)
+          .then(() => this.routeRetry(typeName, id, method, args, deadline, partition, callId))
+          .then(resolve, reject),
+      ),
+    );
+  }
+
+  /** Counts the encoded bytes of replication messages as the transport sends them. */
+  private readonly countReplicated = (bytes: number): void => {
+    this.replicator.stats.bytes += bytes;
+  };
+
   /** Runs a call on this node, counted as in flight for its partition (a move waits for it). */
   private runHere(partition: number, typeName: string, id: string, method: string, args: unknown[], deadline: number, callId: string | undefined): Promise<unknown> {
     const pm = this.partitionManager;
+    this.callsRun++;
     pm.begin(partition);
     return this.host.invoke(typeName, id, method, args, deadline, callId).then(
       (result) => {
@@ -423,6 +468,8 @@ export class ClusterNode extends BerthNode {
       case "pull":
       case "done":
         return this.partitionManager.handleControl(msg);
+      case "readMark":
+        return answerReadMark(msg, { epoch: () => this.view.epoch, leaseValid: () => this.membership.leaseValid(), lagTo: (target) => this.replicator.lagTo(target) });
       default:
         throw new MalformedMessageError(`unknown control operation ${JSON.stringify(msg.op)}`);
     }
@@ -438,7 +485,7 @@ export class ClusterNode extends BerthNode {
     if (!this.view.members.some((m) => m.id === msg.from)) return { needFull: [], rejected: "not-a-member" } satisfies ReplReply;
     // Items of partitions this node serves itself are acknowledged, not applied: it holds newer state.
     const mine = items.filter((it) => this.partitionManager.state(it.p) !== "serving");
-    return this.backups.apply(mine) satisfies ReplReply;
+    return this.backups.apply(mine, msg.e) satisfies ReplReply;
   }
 
   /** Drops backup copies of partitions this node has not backed up for a minute. */
@@ -472,6 +519,7 @@ export class ClusterNode extends BerthNode {
     }
     this.table = table ?? computeTable({ epoch: view.epoch, members: [] }, { partitions: this.partitions, backups: 1 });
     if (this.isWorker) this.partitionManager.onView(view, table);
+    this.backupReader.onView(view.epoch, table);
     for (const wake of this.viewWaiters) wake();
     this.viewWaiters.clear();
     void this.refreshRecords();
@@ -501,6 +549,7 @@ export class ClusterNode extends BerthNode {
 
   private recordStats(): NodeRecordStats {
     const s = this.host.stats();
+    const now = Date.now();
     const moving = Object.values(this.partitionManager.stats.inMotion).reduce((a, b) => a + b, 0);
     return {
       actors: s.active,
@@ -514,6 +563,10 @@ export class ClusterNode extends BerthNode {
       recoveries: this.partitionManager.stats.recoveries,
       replicationLagMs: this.replicator.stats.lagMs,
       backupCopies: this.backups.size,
+      // Rates over the record interval, for `berth status` (Prometheus computes its own from the counters).
+      callsPerSec: round1(this.callRate.sample(this.callsRun, now)),
+      deltasPerSec: round1(this.deltaRate.sample(this.replicator.stats.deltas, now)),
+      replicationBytesPerSec: Math.round(this.byteRate.sample(this.replicator.stats.bytes, now)),
     };
   }
 
@@ -528,7 +581,27 @@ export class ClusterNode extends BerthNode {
       rpc: { ...this.rpcCounters },
       replication: { ...this.replicator.stats, backupCopies: this.backups.size },
       moves: { ...this.partitionManager.stats, inMotion: { ...this.partitionManager.stats.inMotion } },
+      backupReads: { ...this.backupReader.stats },
     };
+  }
+
+  protected override metricFamilies(): MetricFamily[] {
+    const stats = this.stats();
+    return [
+      ...hostFamilies(stats),
+      ...clusterFamilies({
+        stats,
+        calls: this.callsRun,
+        malformedBatches: this.transport.malformedBatches,
+        recoveryDurations: this.partitionManager.recoveryDurations.snapshot(),
+        moveDurations: this.partitionManager.moveDurations.snapshot(),
+        eventLog: this.eventLogHandle?.stats() ?? null,
+      }),
+    ];
+  }
+
+  override metricLabels(): Labels {
+    return { node: this.id, cluster: this.cluster };
   }
 
   /** The event log, if this node opened one. */
@@ -571,4 +644,8 @@ export class ClusterNode extends BerthNode {
     await this.transport.close();
     await this.nc.close().catch(() => undefined);
   }
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
 }

@@ -12,6 +12,18 @@ interface Copy {
   lastUsed: number;
   calls: CallOutcome[];
   seq: number;
+  /** The sender's view epoch when the copy was last written (backup reads trust only recent ones). */
+  epoch: number;
+  /** The last delta did not follow on: the copy waits for a full record and must not answer reads. */
+  behind: boolean;
+}
+
+/** What a backup read may look at: a hot copy, as the store holds it (never to be changed). */
+export interface CopyView {
+  readonly state: unknown;
+  readonly seq: number;
+  readonly epoch: number;
+  readonly behind: boolean;
 }
 
 
@@ -28,8 +40,9 @@ export class BackupStore {
    * Applies items in order. Idempotent: an item at or below the held sequence is held already.
    * Returns the actors it needs a full record of (no copy, or a gap in the sequence); every
    * other item is held.
+   * @param epoch the sender's view epoch, stamped on the copies written
    */
-  apply(items: readonly ReplItem[]): ReplReply {
+  apply(items: readonly ReplItem[], epoch = 0): ReplReply {
     const needFull: string[] = [];
     for (const item of items) {
       const key = actorKey(item.t, item.i);
@@ -41,11 +54,12 @@ export class BackupStore {
           part.delete(key);
           break;
         case "f":
-          if (copy === undefined || item.s >= copy.seq) part.set(key, fromRecord(item.t, item.i, item.r));
+          if (copy === undefined || item.s >= copy.seq) part.set(key, fromRecord(item.t, item.i, item.r, epoch));
           break;
         case "d": {
           if (copy !== undefined && item.s <= copy.seq) break; // already held (a resend, or a full record overtook it)
           if (copy === undefined || item.s !== copy.seq + 1) {
+            if (copy !== undefined) copy.behind = true;
             needFull.push(key);
             break;
           }
@@ -64,11 +78,18 @@ export class BackupStore {
           }
           copy.lastUsed = item.lu;
           copy.seq = item.s;
+          copy.epoch = epoch;
+          copy.behind = false;
           break;
         }
       }
     }
     return { needFull: needFull.length > 1 ? [...new Set(needFull)] : needFull };
+  }
+
+  /** The copy of one actor, without copying it (for backup reads, which copy what they use). */
+  peek(partition: number, type: string, id: string): CopyView | undefined {
+    return this.parts.get(partition)?.get(actorKey(type, id));
   }
 
   /** The copies of a partition, as records (copies: the store keeps its own). */
@@ -102,8 +123,8 @@ export class BackupStore {
   }
 }
 
-function fromRecord(type: string, id: string, r: ActorRecord): Copy {
-  return { type, id, state: r.state, timers: r.timers, timerSeq: r.timerSeq, lastUsed: r.lastUsed, calls: [...(r.calls ?? [])], seq: r.seq ?? 0 };
+function fromRecord(type: string, id: string, r: ActorRecord, epoch: number): Copy {
+  return { type, id, state: r.state, timers: r.timers, timerSeq: r.timerSeq, lastUsed: r.lastUsed, calls: [...(r.calls ?? [])], seq: r.seq ?? 0, epoch, behind: false };
 }
 
 function toRecord(c: Copy): ActorRecord {

@@ -30,6 +30,7 @@ export interface ReplicatorDeps {
 export interface ReplicationStats {
   deltas: number;
   fullRecords: number;
+  /** Bytes of replication messages sent to backups, as encoded (resends included; counted by the node's transport), plus payload bytes appended to the log. */
   bytes: number;
   /** Sync turns whose acknowledgements came too late (their callers got `ReplicationError`). */
   syncFailures: number;
@@ -193,16 +194,24 @@ export class Replicator {
     });
   }
 
-  /** An actor expired while passivated (no turn ran): its backups and log entries go too. */
-  destroyedPassive(type: ActorType, id: string, partition: number): void {
+  /**
+   * An actor expired (no turn ran): its backups and log entries go too. `seq` is the tombstone's
+   * sequence, one past the actor's last turn (the host continues from it if the id comes back).
+   */
+  destroyedPassive(type: ActorType, id: string, partition: number, seq: number): void {
     const policy = type.backup;
     if (!policy.replicates) return;
     const plan = policy.plan({ actorType: type.name, actorId: id, handler: "expire", destroyed: true });
-    const item: ReplItem = { k: "x", p: partition, t: type.name, i: id, s: 0 };
+    const item: ReplItem = { k: "x", p: partition, t: type.name, i: id, s: seq };
     for (const t of this.backupsOf(partition).slice(0, plan.syncBackups + plan.asyncBackups)) this.enqueue(t, { item, committedAt: Date.now() }, false);
     const eventLog = this.deps.eventLog();
-    if (eventLog !== null && (plan.syncLog || plan.asyncLog)) {
-      eventLog.purgeActor(type.name, id, partition).catch((err: unknown) => this.deps.log.debug({ err, actor: type.name, id }, "could not purge an expired actor's log entries"));
+    if (eventLog !== null && (plan.syncLog || plan.asyncLog) && seq > 1) {
+      // A tombstone first, then a purge bounded by it: entries of a new actor with this id,
+      // appended meanwhile, are after the tombstone and survive.
+      eventLog
+        .append({ kind: "tombstone", actorType: type.name, actorId: id, partition, epoch: this.deps.ownershipEpoch(partition), seq, payload: Buffer.from("{}") })
+        .then((ack) => eventLog.purgeActor(type.name, id, partition, { before: ack.streamSeq + 1 }))
+        .catch((err: unknown) => this.deps.log.debug({ err, actor: type.name, id }, "could not purge an expired actor's log entries"));
     }
     this.forget(actorKey(type.name, id));
   }
@@ -224,6 +233,20 @@ export class Replicator {
     }
     for (const w of this.waiters) if (w.partition === partition) return true;
     return false;
+  }
+
+  /**
+   * How far the stream to backup `target` lags (ms): the age of its oldest unconfirmed item, 0
+   * when everything sent to it is confirmed. Backup reads bound their staleness with it.
+   */
+  lagTo(target: string): number {
+    const ch = this.channels.get(target);
+    if (ch === undefined) return 0;
+    const now = Date.now();
+    let oldest = now;
+    for (const q of ch.inFlight) if (q.committedAt < oldest) oldest = q.committedAt;
+    for (const q of ch.queue) if (q.committedAt < oldest) oldest = q.committedAt;
+    return now - oldest;
   }
 
   /** Forgets a partition this node no longer owns. */
@@ -335,6 +358,13 @@ export class Replicator {
         }
         for (const key of missing) this.resendFull(ch, key, batch);
         for (const w of this.waiters) this.check(w);
+        // A tombstone's confirmation is needed only by its own turn: then forget the actor, or
+        // every destroyed session would stay in `acked` for good.
+        for (const q of batch) {
+          if (q.item.k !== "x") continue;
+          const key = actorKey(q.item.t, q.item.i);
+          if (ch.acked.get(key) === q.item.s) ch.acked.delete(key);
+        }
       }
     } catch (err) {
       // Resent later; applying is idempotent on the backup.
@@ -427,7 +457,7 @@ export class Replicator {
     );
     const started = Date.now();
     try {
-      await eventLog.append({
+      const ack = await eventLog.append({
         kind: turn.destroyed ? "tombstone" : snapshot ? "snapshot" : "delta",
         actorType: act.type.name,
         actorId: act.id,
@@ -436,7 +466,10 @@ export class Replicator {
         seq: turn.seq,
         payload,
       });
-      if (turn.seq > (this.logged.get(key) ?? -1)) this.logged.set(key, turn.seq);
+      if (turn.destroyed) {
+        // The history ends here: delete it, up to this tombstone only (see destroyedPassive).
+        eventLog.purgeActor(act.type.name, act.id, act.partition, { before: ack.streamSeq + 1 }).catch((err: unknown) => this.deps.log.debug({ err, actor: act.type.name, id: act.id }, "could not purge a destroyed actor's log entries"));
+      } else if (turn.seq > (this.logged.get(key) ?? -1)) this.logged.set(key, turn.seq);
       this.stats.logAppends++;
       this.stats.bytes += payload.length;
       this.logLatencies.push(Date.now() - started);

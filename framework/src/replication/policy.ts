@@ -40,6 +40,12 @@ export interface BackupPolicy {
    * unacknowledged delta is older than this, replies wait until it is acknowledged.
    */
   readonly maxLagMs?: number;
+  /**
+   * How many of a partition's backups — the first ones in the partition table — receive every
+   * committed turn of this policy (in the plan's sync or async part). Only these may answer
+   * queries of an actor type with `readFrom: "backup"`. Default 0: no backup serves reads.
+   */
+  readonly hotBackups?: number;
   /** The plan for one committed turn. */
   plan(turn: TurnInfo): ReplicationPlan;
 }
@@ -55,7 +61,7 @@ export function none(): BackupPolicy {
   return NONE;
 }
 
-const NONE: BackupPolicy = Object.freeze({ name: "none", replicates: false, plan: () => NOTHING });
+const NONE: BackupPolicy = Object.freeze({ name: "none", replicates: false, hotBackups: 0, plan: () => NOTHING });
 
 /**
  * Reply first, replicate to the first backup in the background. A node that dies loses at
@@ -68,7 +74,7 @@ export function async(options: { maxLagMs?: Duration } = {}): BackupPolicy {
   const maxLagMs = toMillis(options.maxLagMs ?? 1000, "async maxLagMs");
   if (maxLagMs <= 0) throw new ConfigError("async({ maxLagMs }) must be positive");
   const plan: ReplicationPlan = Object.freeze({ syncBackups: 0, asyncBackups: 1, syncLog: false, asyncLog: false });
-  return Object.freeze({ name: `async(maxLag=${maxLagMs}ms)`, replicates: true, maxLagMs, plan: () => plan });
+  return Object.freeze({ name: `async(maxLag=${maxLagMs}ms)`, replicates: true, maxLagMs, hotBackups: 1, plan: () => plan });
 }
 
 /**
@@ -90,5 +96,5 @@ export function sync(options: { backups?: number; log?: boolean } = {}): BackupP
   if (backups === 0 && !log) throw new ConfigError("sync() needs backups >= 1 or log: true — for no replication use none()");
   const plan: ReplicationPlan = Object.freeze({ syncBackups: backups, asyncBackups: 0, syncLog: log, asyncLog: false });
   const name = `sync(${[backups > 0 ? `backups=${backups}` : "", log ? "log" : ""].filter(Boolean).join(",")})`;
-  return Object.freeze({ name, replicates: true, plan: () => plan });
+  return Object.freeze({ name, replicates: true, hotBackups: backups, plan: () => plan });
 }

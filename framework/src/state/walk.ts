@@ -355,4 +355,16 @@ export function hasChanged(live: unknown, prev: unknown, what: string): boolean 
   return commitValue(live, prev, what, null) !== prev;
 }
 
+/**
+ * Where `live` first differs from the committed `prev`, as a formatted path under `root`
+ * (`"state.items[2]"`), or null when they are equal. For reporting what a query changed.
+ */
+export function firstChange(live: unknown, prev: unknown, root: string): string | null {
+  if (!hasChanged(live, prev, root)) return null;
+  const delta: Delta = [];
+  commitValue(live, prev, root, delta);
+  const first = delta[0];
+  return first ? formatPath(root, first.path) : root;
+}
+
 let spare: Walk | null = null;

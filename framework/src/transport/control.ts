@@ -55,13 +55,17 @@ export function decodeControlReply(bytes: Uint8Array, limit = DEFAULT_MAX_PAYLOA
   throw new MalformedMessageError("control reply is malformed");
 }
 
-/** Sends a control message and returns the reply's result (or throws the remote error). */
-export function sendControl(transport: Transport, target: string, msg: ControlMessage, timeoutMs: number, limit = DEFAULT_MAX_PAYLOAD): Promise<unknown> {
+/**
+ * Sends a control message and returns the reply's result (or throws the remote error).
+ * @param sent called with the encoded size before the message leaves (traffic counters)
+ */
+export function sendControl(transport: Transport, target: string, msg: ControlMessage, timeoutMs: number, limit = DEFAULT_MAX_PAYLOAD, sent?: (bytes: number) => void): Promise<unknown> {
   let payload: Uint8Array;
   try {
     payload = encodeControl(msg, limit);
   } catch (error) {
     return Promise.reject(error);
   }
+  sent?.(payload.length);
   return transport.request(target, payload, timeoutMs).then((reply) => decodeControlReply(reply, limit));
 }

@@ -7,6 +7,7 @@ import { encodeEntry, encodeMarker, isValidEpoch, isValidKind, isValidSeq, MAX_N
 import { EventLogClosedError, EventLogUnavailableError, InvalidLogEntryError } from "./errors.js";
 import { PartitionFold, type RawMessage } from "./fold.js";
 import { LatencyWindow } from "./latency.js";
+import { Histogram, LATENCY_BUCKETS } from "../../metrics/Histogram.js";
 import { readFiltered } from "./reader.js";
 import { ReadScheduler } from "./readScheduler.js";
 import { errorText, isTransient, retryDelay, sleep } from "./retry.js";
@@ -73,6 +74,7 @@ export class NatsEventLog implements EventLog {
   private readonly stream: string;
   private readonly prefix: string;
   private readonly latency = new LatencyWindow();
+  private readonly durations = new Histogram(LATENCY_BUCKETS);
   private readonly counters = { appends: 0, appendRetries: 0, appendFailures: 0, malformed: 0, bytesAppended: 0, fenced: 0, truncatedReads: 0 };
   private closed = false;
   private readonly scheduler: ReadScheduler<Map<string, StoredEntry[]>>;
@@ -110,7 +112,9 @@ export class NatsEventLog implements EventLog {
     this.checkSize(body, msgID, `log entry of ${entry.actorType}/${entry.actorId}`);
     const started = performance.now();
     const ack = await this.publish(actorSubject(this.cluster, entry.partition, entry.actorType, entry.actorId), body, msgID, `${entry.kind} ${entry.actorType}/${entry.actorId} seq ${entry.seq}`, options?.timeoutMs);
-    this.latency.add(performance.now() - started);
+    const ms = performance.now() - started;
+    this.latency.add(ms);
+    this.durations.observe(ms / 1000);
     this.counters.appends++;
     this.counters.bytesAppended += entry.payload.length;
     return ack;
@@ -195,7 +199,7 @@ export class NatsEventLog implements EventLog {
     return fold.result().get(`${actorType}/${actorId}`) ?? [];
   }
 
-  async purgeActor(actorType: string, actorId: string, partition: number, options?: { timeoutMs?: number }): Promise<void> {
+  async purgeActor(actorType: string, actorId: string, partition: number, options?: { before?: number; timeoutMs?: number }): Promise<void> {
     checkActor(actorType, actorId);
     checkPartition(partition);
     const filter = actorSubject(this.cluster, partition, actorType, actorId);
@@ -204,7 +208,7 @@ export class NatsEventLog implements EventLog {
     for (let attempt = 1; ; attempt++) {
       this.checkOpen();
       try {
-        await this.jsm.streams.purge(this.stream, { filter });
+        await this.jsm.streams.purge(this.stream, options?.before === undefined ? { filter } : { filter, seq: options.before });
         return;
       } catch (error) {
         const wait = retryDelay(attempt);
@@ -215,7 +219,7 @@ export class NatsEventLog implements EventLog {
   }
 
   stats(): EventLogStats {
-    return { ...this.counters, appendLatencyP50Ms: round(this.latency.quantile(0.5)), appendLatencyP99Ms: round(this.latency.quantile(0.99)) };
+    return { ...this.counters, appendLatencyP50Ms: round(this.latency.quantile(0.5)), appendLatencyP99Ms: round(this.latency.quantile(0.99)), appendDurations: this.durations.snapshot() };
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { HistogramSnapshot } from "../../metrics/Histogram.js";
 
 /** One entry of an actor's log. `payload` is opaque to the log (the replication layer encodes records and deltas). */
 export interface LogEntry {
@@ -40,6 +41,8 @@ export interface EventLogStats {
   /** Over the last 1024 appends, from the first attempt to the acknowledgement. */
   appendLatencyP50Ms: number;
   appendLatencyP99Ms: number;
+  /** Every acknowledged append's latency, from the first attempt to the acknowledgement (seconds). */
+  appendDurations: HistogramSnapshot;
   /** Payload bytes of acknowledged appends. */
   bytesAppended: number;
   /** Entries skipped by reads because a takeover marker fenced them (a deposed writer's). */
@@ -77,8 +80,12 @@ export interface EventLog {
   readPartitions(partitions: Iterable<number>): Promise<Map<number, Map<string, StoredEntry[]>>>;
   /** The same for one actor (empty if it has no live history). */
   readActor(actorType: string, actorId: string, partition: number): Promise<StoredEntry[]>;
-  /** Deletes an actor's entries (after a tombstone, or on expiry). */
-  purgeActor(actorType: string, actorId: string, partition: number): Promise<void>;
+  /**
+   * Deletes an actor's entries (after its tombstone). With `before`, only those stored before
+   * that stream sequence: entries of an actor created again with the same id, appended after the
+   * tombstone, must survive a purge that reaches the server late.
+   */
+  purgeActor(actorType: string, actorId: string, partition: number, options?: { before?: number; timeoutMs?: number }): Promise<void>;
   stats(): EventLogStats;
   /** Stops the log: pending retries and reads end with `EventLogClosedError`. Does not close the connection. */
   close(): Promise<void>;
