@@ -49,16 +49,24 @@ export function isRegisteredPrototype(proto: object): boolean {
  * text superjson would: `{"json":…}` with no `meta`.
  */
 export function stringify(value: unknown): string {
-  return isPlainJson(value) ? `{"json":${JSON.stringify(value)}}` : serializer.stringify(value);
+  // Keys superjson refuses (prototype pollution guards) take its path, so they fail as before.
+  return isPlainJson(value, 0, SUPERJSON_REFUSES) ? `{"json":${JSON.stringify(value)}}` : serializer.stringify(value);
 }
+
+/** Keys superjson's stringify refuses. */
+const SUPERJSON_REFUSES: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+const PROTO_ONLY: ReadonlySet<string> = new Set(["__proto__"]);
 
 /** Parses a string produced by `stringify`. Throws on malformed input. */
 export function parse(text: string): unknown {
   return serializer.parse(text);
 }
 
-/** Whether JSON.stringify/parse round-trips `value` exactly (no superjson needed). */
-export function isPlainJson(value: unknown, depth = 0): boolean {
+/**
+ * Whether JSON.stringify/parse round-trips `value` exactly (no superjson needed).
+ * @param refused object keys that make a value not plain (`__proto__` by default)
+ */
+export function isPlainJson(value: unknown, depth = 0, refused: ReadonlySet<string> = PROTO_ONLY): boolean {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -69,14 +77,14 @@ export function isPlainJson(value: unknown, depth = 0): boolean {
       if (value === null) return true;
       if (depth > 32) return false;
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+        for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1, refused)) return false;
         return true;
       }
       if (Object.getPrototypeOf(value) !== Object.prototype) return false;
       for (const k in value) {
         if (!Object.hasOwn(value, k)) continue;
         const v = (value as Record<string, unknown>)[k];
-        if (v === undefined || k === "__proto__" || !isPlainJson(v, depth + 1)) return false;
+        if (v === undefined || refused.has(k) || !isPlainJson(v, depth + 1, refused)) return false;
       }
       return true;
     }
