@@ -1,5 +1,5 @@
 import test from "ava";
-import { createNode, defineActor, type ClusterNode } from "berth";
+import { createNode, defineActor, sync, type ClusterNode } from "berth";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
@@ -10,6 +10,21 @@ import { waitFor } from "../helpers/nodeProcess.js";
 
 const Blob = defineActor("blob", {
   state: () => ({ parts: [] as string[] }),
+  handlers: {
+    put(ctx, index: number, size: number) {
+      ctx.state.parts.push(`${index}:`.padEnd(size, String.fromCharCode(97 + (index % 26))));
+      return ctx.state.parts.length;
+    },
+  },
+  queries: {
+    summary: (ctx) => ({ parts: ctx.state.parts.length, chars: ctx.state.parts.reduce((n, p) => n + p.length, 0), heads: ctx.state.parts.map((p) => p.slice(0, 8)) }),
+  },
+});
+
+/** The same, backed up synchronously: every acknowledged write is on the backup, however large. */
+const SyncBlob = defineActor("syncBlob", {
+  state: () => ({ parts: [] as string[] }),
+  backup: sync({ backups: 1 }),
   handlers: {
     put(ctx, index: number, size: number) {
       ctx.state.parts.push(`${index}:`.padEnd(size, String.fromCharCode(97 + (index % 26))));
@@ -39,7 +54,7 @@ test("a planned move carries actors of several MiB intact (cut into pieces), wit
   const nodes: ClusterNode[] = [];
   t.teardown(() => Promise.all(nodes.map((n) => n.stop().catch(() => undefined))).then(() => undefined));
   const mk = async (id: string): Promise<ClusterNode> => {
-    const n = await createNode({ actors: [Blob], nats: { servers: nats.urls }, cluster, id, logger: "error" });
+    const n = await createNode({ actors: [Blob, SyncBlob], nats: { servers: nats.urls }, cluster, id, logger: "error" });
     nodes.push(n);
     return n;
   };
@@ -61,4 +76,40 @@ test("a planned move carries actors of several MiB intact (cut into pieces), wit
   const after = await Promise.all(ids.map((id) => a.ref(Blob, id).summary()));
   t.deepEqual(after, before, "every actor, big and small, is intact after the move");
   t.is(a.stats().moves.movesAborted + b.stats().moves.movesAborted, 0);
+});
+
+test("sync({ backups: 1 }) replicates changes and states above a message's size, without stalling the other actors", async (t) => {
+  t.timeout(90_000);
+  const cluster = uniqueCluster();
+  const nodes: ClusterNode[] = [];
+  t.teardown(() => Promise.all(nodes.map((n) => n.stop().catch(() => undefined))).then(() => undefined));
+  for (const id of ["a", "b", "gw"]) {
+    nodes.push(await createNode({ actors: [SyncBlob], nats: { servers: nats.urls }, cluster, id, roles: [id === "gw" ? "gateway" : "worker"], logger: "error" }));
+  }
+  await settled(nodes);
+  const [a, b, gw] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+  const ownedBy = (owner: string, n: number): string[] => {
+    const out: string[] = [];
+    for (let i = 0; out.length < n; i++) if (gw.locate(`big-${i}`).owner === owner) out.push(`big-${i}`);
+    return out;
+  };
+  const [big] = ownedBy("a", 1) as [string];
+  const small = ownedBy("a", 20).filter((id) => id !== big);
+  // One turn of 1.5 MB (above the 1 MiB message limit), then growing past 3 MB in 0.5 MB turns,
+  // interleaved with small writes to other actors on the same owner and backup.
+  const started = Date.now();
+  t.is(await gw.ref(SyncBlob, big).put(0, 1_500_000), 1);
+  for (let k = 1; k <= 4; k++) {
+    await Promise.all([gw.ref(SyncBlob, big).put(k, 500_000), ...small.map((id) => gw.ref(SyncBlob, id).put(k, 10))]);
+  }
+  t.true(Date.now() - started < 20_000, `acknowledged in ${Date.now() - started} ms (no stalled channel, no 2.5 s retries)`);
+  t.is(a.stats().replication.syncFailures, 0);
+  const expected = await gw.ref(SyncBlob, big).summary();
+  t.is(expected.chars, 1_500_000 + 4 * 500_000);
+  // The backup holds it all: kill the owner, the backup takes over with the big actor intact.
+  await a.crash();
+  await waitFor(() => gw.view.members.length === 2 && gw.locate(big).owner === "b", 15_000, "b to own the big actor");
+  t.deepEqual(await gw.ref(SyncBlob, big).summary(), expected, "the 3.5 MB actor survived its owner's death");
+  for (const id of small) t.is((await gw.ref(SyncBlob, id).summary()).parts, 4, `${id} kept its four acknowledged writes`);
+  t.true(b.stats().moves.recoveries > 0);
 });

@@ -1,6 +1,7 @@
 import test from "ava";
 import { BackupStore } from "../../framework/src/replication/BackupStore.js";
-import type { ReplItem } from "../../framework/src/replication/items.js";
+import { checkItems, type ReplItem } from "../../framework/src/replication/items.js";
+import { encodeItem } from "../../framework/src/replication/itemWire.js";
 
 const record = (n: number, seq: number) => ({ state: { n }, timers: [], timerSeq: 0, lastUsed: 1, seq });
 const full = (seq: number, n: number): ReplItem => ({ k: "f", p: 3, t: "c", i: "a", s: seq, r: record(n, seq) });
@@ -40,4 +41,33 @@ test("a delta that does not fit the copy drops it and asks for the full record; 
   store.apply([{ k: "x", p: 3, t: "c", i: "a", s: 4 }]);
   t.is(store.size, 0);
   t.deepEqual(store.apply([delta(1, 1), delta(2, 2)]).needFull, ["c/a"], "one entry per actor, however many items it had");
+});
+
+test("an item too large for one message travels in pieces and is applied once its last piece is in", (t) => {
+  const store = new BackupStore();
+  const big = "z".repeat(5_000);
+  const item: ReplItem = { k: "f", p: 3, t: "c", i: "a", s: 7, r: { ...record(1, 7), state: { big } } };
+  const wire = encodeItem(item, 1_000);
+  t.true(wire.length >= 5, `${wire.length} pieces`);
+  t.deepEqual(wire.map((w) => w.partial), [...wire.slice(1).map(() => true), false]);
+  const pieces = checkItems(wire.map((w) => JSON.parse(w.text)));
+  t.deepEqual(store.apply(pieces.slice(0, 2)).needFull, []);
+  t.is(store.size, 0, "nothing applied before the last piece");
+  t.deepEqual(store.apply(pieces.slice(1)).needFull, [], "a resent piece already held is skipped");
+  t.deepEqual(store.entries(3)[0]?.record.state, { big });
+  // A piece out of order (a lost piece) asks for the full record; nothing is applied.
+  const other = new BackupStore();
+  t.deepEqual(other.apply([pieces[0]!, pieces[2]!]).needFull, ["c/a"]);
+  t.is(other.size, 0);
+  // Small items are not cut.
+  t.is(encodeItem(delta(1, 1), 1_000).length, 1);
+});
+
+test("malformed pieces are refused by validation", (t) => {
+  const ok = { k: "fp", p: 3, t: "c", i: "a", s: 1, x: 0, n: 2, d: "{" };
+  t.notThrows(() => checkItems([{ j: ok }]));
+  for (const bad of [{ ...ok, n: 1 }, { ...ok, n: 100_000 }, { ...ok, x: 2 }, { ...ok, x: -1 }, { ...ok, d: 5 }, { ...ok, k: "zz" }]) {
+    t.throws(() => checkItems([{ j: bad }]), { name: "MalformedMessageError" }, JSON.stringify(bad));
+  }
+  t.throws(() => checkItems([ok]), { name: "MalformedMessageError" }, "items must be packed");
 });

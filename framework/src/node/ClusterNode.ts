@@ -11,7 +11,7 @@ import { answerReadMark, BackupReader, type BackupReadStats } from "../replicati
 import { checkItems, type ReplReply } from "../replication/items.js";
 import { openEventLog, type EventLog } from "../replication/log/index.js";
 import { Replicator, type ReplicationStats } from "../replication/Replicator.js";
-import { sendControl, type ControlMessage } from "../transport/control.js";
+import { sendControl, sendControlItems, type ControlMessage } from "../transport/control.js";
 import { Membership, type MembershipTiming } from "../membership/Membership.js";
 import { NatsDirectory, NatsViewStore } from "../membership/NatsStores.js";
 import type { NodeRecord, NodeRecordStats, Role, View } from "../membership/types.js";
@@ -149,7 +149,8 @@ export class ClusterNode extends BerthNode {
     this.replicator = new Replicator({
       selfId: this.id,
       log: this.log,
-      send: (target, msg, timeoutMs) => sendControl(this.transport, target, msg, timeoutMs, this.transport.maxPayload, this.countReplicated),
+      sendItems: (target, head, items, timeoutMs) => sendControlItems(this.transport, target, head, items, timeoutMs, this.transport.maxPayload, this.countReplicated),
+      maxPayload: () => this.transport.maxPayload,
       table: () => this.membership.table,
       epoch: () => this.view.epoch,
       ownershipEpoch: (p) => this.partitionManager.ownershipEpoch(p),

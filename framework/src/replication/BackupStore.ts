@@ -1,7 +1,8 @@
 import type { ActorEntry, ActorRecord, CallOutcome, TimerRecord } from "../actor/record.js";
 import { applyDelta } from "../state/delta.js";
 import { copyValue } from "../state/walk.js";
-import { actorKey, type ReplItem, type ReplReply } from "./items.js";
+import { unpackValue } from "../transport/wire.js";
+import { actorKey, checkItem, type ReplItem, type ReplReply } from "./items.js";
 
 interface Copy {
   readonly type: string;
@@ -28,6 +29,8 @@ export interface CopyView {
 
 
 const MAX_CALLS = 16;
+/** Items being joined from pieces at once (one per actor; the owner sends one at a time per backup). */
+const MAX_OPEN_ITEMS = 64;
 
 /**
  * Hot copies of other nodes' actors, per partition: applied deltas, ready to take over
@@ -35,6 +38,40 @@ const MAX_CALLS = 16;
  */
 export class BackupStore {
   private readonly parts = new Map<number, Map<string, Copy>>();
+  /** Items arriving in pieces, by actor key: the pieces so far (they come in order). */
+  private readonly pieces = new Map<string, { readonly s: number; readonly n: number; readonly d: string[] }>();
+
+  /**
+   * Adds a piece; returns the whole item once its last piece is in, else null. A piece out of
+   * order (a resend after a lost reply starts again from piece 0) restarts or drops the item;
+   * a joined text that does not decode asks for the full record.
+   */
+  private join(piece: Extract<ReplItem, { k: "fp" }>, needFull: string[]): ReplItem | null {
+    const key = actorKey(piece.t, piece.i);
+    let open = this.pieces.get(key);
+    if (piece.x === 0) {
+      open = { s: piece.s, n: piece.n, d: [] };
+      this.pieces.set(key, open);
+      if (this.pieces.size > MAX_OPEN_ITEMS) this.pieces.delete(this.pieces.keys().next().value as string);
+    }
+    if (open === undefined || open.s !== piece.s || open.n !== piece.n || open.d.length !== piece.x) {
+      if (open !== undefined && open.s === piece.s && piece.x < open.d.length) return null; // a resent piece we hold
+      this.pieces.delete(key);
+      needFull.push(key);
+      return null;
+    }
+    open.d.push(piece.d);
+    if (open.d.length < open.n) return null;
+    this.pieces.delete(key);
+    try {
+      const item = checkItem(unpackValue(JSON.parse(open.d.join("")), "replication item"));
+      if (item.k === "fp" || item.t !== piece.t || item.i !== piece.i || item.s !== piece.s || item.p !== piece.p) throw new Error("pieces of another item");
+      return item;
+    } catch {
+      needFull.push(key);
+      return null;
+    }
+  }
 
   /**
    * Applies items in order. Idempotent: an item at or below the held sequence is held already.
@@ -44,12 +81,16 @@ export class BackupStore {
    */
   apply(items: readonly ReplItem[], epoch = 0): ReplReply {
     const needFull: string[] = [];
-    for (const item of items) {
+    for (const received of items) {
+      const item = received.k === "fp" ? this.join(received, needFull) : received;
+      if (item === null) continue;
       const key = actorKey(item.t, item.i);
       let part = this.parts.get(item.p);
       if (part === undefined) this.parts.set(item.p, (part = new Map()));
       const copy = part.get(key);
       switch (item.k) {
+        case "fp":
+          break; // joined above
         case "x":
           part.delete(key);
           break;

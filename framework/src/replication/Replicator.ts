@@ -7,13 +7,17 @@ import type { PartitionTable } from "../placement/index.js";
 import { stringify } from "../state/serializer.js";
 import type { ControlMessage } from "../transport/control.js";
 import { actorKey, type ReplItem, type ReplReply } from "./items.js";
+import { batchBudget, encodeItem, type WireItem } from "./itemWire.js";
 import type { EventLog } from "./log/index.js";
 
 /** What the replicator needs from its node. */
 export interface ReplicatorDeps {
   readonly selfId: string;
   readonly log: Logger;
-  send(target: string, msg: ControlMessage, timeoutMs: number): Promise<unknown>;
+  /** Sends a control message whose `items` are already encoded (see itemWire.ts). */
+  sendItems(target: string, head: ControlMessage, items: readonly string[], timeoutMs: number): Promise<unknown>;
+  /** The server's `max_payload`. */
+  maxPayload(): number;
   table(): PartitionTable | null;
   epoch(): number;
   /** The epoch at which this node took `partition` over (fences its log writes). */
@@ -60,13 +64,19 @@ interface Queued {
   readonly committedAt: number;
 }
 
+/** A queued item with its wire form (or one piece of it: `partial` for every piece but the last). */
+interface Sendable extends Queued {
+  readonly text: string;
+  readonly partial: boolean;
+}
+
 /** One owner → backup stream: a queue flushed once per event-loop turn, resent until acknowledged. */
 class Channel {
-  queue: Queued[] = [];
+  queue: Sendable[] = [];
   /** The highest sequence the backup confirmed, per actor key. */
   readonly acked = new Map<string, number>();
   /** Items sent and not yet confirmed, oldest first (for the lag). */
-  inFlight: Queued[] = [];
+  inFlight: Sendable[] = [];
   sending = false;
   /** Whether a queued item gates a reply (sync): the queue is sent without lingering. */
   urgent = false;
@@ -92,6 +102,8 @@ export class Replicator {
   private readonly channels = new Map<string, Channel>();
   private readonly waiters = new Set<Waiter>();
   private flushScheduled = false;
+  /** The last item encoded, so an item queued for several backups is encoded once. */
+  private lastEncoded: { readonly item: ReplItem; readonly wire: readonly WireItem[] } | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
   /** The highest sequence the event log acknowledged, per actor key (absent: the next append is a snapshot). */
   private readonly logged = new Map<string, number>();
@@ -297,7 +309,9 @@ export class Replicator {
   private enqueue(target: string, q: Queued, urgent: boolean): void {
     let ch = this.channels.get(target);
     if (ch === undefined) this.channels.set(target, (ch = new Channel(target)));
-    ch.queue.push(q);
+    // Encoded once however many backups it goes to (they are queued one after another).
+    if (this.lastEncoded?.item !== q.item) this.lastEncoded = { item: q.item, wire: encodeItem(q.item) };
+    for (const w of this.lastEncoded.wire) ch.queue.push({ item: q.item, committedAt: q.committedAt, text: w.text, partial: w.partial });
     if (urgent) ch.urgent = true;
     this.scheduleFlush();
   }
@@ -341,18 +355,27 @@ export class Replicator {
   private async send(ch: Channel): Promise<void> {
     if (this.closed) return;
     ch.sending = true;
-    const batch = ch.queue.splice(0, MAX_ITEMS_PER_MESSAGE);
+    let count = 0;
+    let chars = 0;
+    const budget = batchBudget(this.deps.maxPayload());
+    for (const q of ch.queue) {
+      if (count >= MAX_ITEMS_PER_MESSAGE || (count > 0 && chars + q.text.length > budget)) break;
+      count++;
+      chars += q.text.length;
+    }
+    const batch = ch.queue.splice(0, count);
     if (ch.queue.length === 0) ch.urgent = false;
     ch.inFlight.push(...batch);
     try {
-      const reply = (await this.deps.send(ch.target, { op: "repl", e: this.deps.epoch(), from: this.deps.selfId, items: batch.map((q) => q.item) }, 3_000)) as ReplReply;
+      const reply = (await this.deps.sendItems(ch.target, { op: "repl", e: this.deps.epoch(), from: this.deps.selfId }, batch.map((q) => q.text), 3_000)) as ReplReply;
       ch.failures = 0;
       const sent = new Set(batch);
       ch.inFlight = ch.inFlight.filter((q) => !sent.has(q));
       if (reply.rejected === undefined) {
         // The backup holds every item of the batch except those of the actors it needs in full.
         const missing = new Set(reply.needFull);
-        for (const { item } of batch) {
+        for (const { item, partial } of batch) {
+          if (partial) continue; // held once its last piece is
           const key = actorKey(item.t, item.i);
           if (!missing.has(key) && item.s > (ch.acked.get(key) ?? -1)) ch.acked.set(key, item.s);
         }
@@ -391,7 +414,9 @@ export class Replicator {
     const p = sent.find(mine)?.item.p ?? ch.queue.find(mine)?.item.p ?? this.waiterPartition(key);
     if (p === undefined) return;
     this.stats.fullRecords++;
-    ch.queue.unshift({ item: { k: "f", p, t: type, i: id, s: record.seq ?? 0, r: record }, committedAt: Date.now() });
+    const item: ReplItem = { k: "f", p, t: type, i: id, s: record.seq ?? 0, r: record };
+    const now = Date.now();
+    ch.queue.unshift(...encodeItem(item).map((w) => ({ item, committedAt: now, text: w.text, partial: w.partial })));
   }
 
   private waiterPartition(key: string): number | undefined {

@@ -1,6 +1,7 @@
 import { MalformedMessageError } from "../errors.js";
 import { checkRecord, type ActorRecord, type CallOutcome, type TimerRecord } from "../actor/record.js";
 import type { Delta } from "../state/delta.js";
+import { unpackValue } from "../transport/wire.js";
 
 /**
  * What an owner ships to a backup for one actor: a delta on top of the previous sequence, a
@@ -24,7 +25,12 @@ export type ReplItem =
       readonly lu: number;
     }
   | { readonly k: "f"; readonly p: number; readonly t: string; readonly i: string; readonly s: number; readonly r: ActorRecord }
-  | { readonly k: "x"; readonly p: number; readonly t: string; readonly i: string; readonly s: number };
+  | { readonly k: "x"; readonly p: number; readonly t: string; readonly i: string; readonly s: number }
+  /**
+   * A piece of an item too large for one message (see itemWire.ts): `x` of `n`, `d` a slice of
+   * the item's encoded text. The backup joins the pieces and applies the item.
+   */
+  | { readonly k: "fp"; readonly p: number; readonly t: string; readonly i: string; readonly s: number; readonly x: number; readonly n: number; readonly d: string };
 
 /**
  * A backup's answer to a batch: it holds every item of the batch except those of the actors in
@@ -46,19 +52,33 @@ export function actorKey(type: string, id: string): string {
 
 const MAX_ITEMS = 10_000;
 
-/** Validates the items of a replication message (already decoded from the wire). */
+/** The most pieces one item may be cut into (bounds what a peer can make a backup buffer). */
+export const MAX_PIECES = 512;
+
+/**
+ * Validates the items of a replication message, as they came off the wire: each one packed
+ * (`{ j }`, or `{ j, m }` when it needed superjson — see itemWire.ts).
+ */
 export function checkItems(value: unknown): ReplItem[] {
   if (!Array.isArray(value) || value.length > MAX_ITEMS) throw new MalformedMessageError(`replication items must be a list of at most ${MAX_ITEMS}`);
-  for (const it of value) {
+  return value.map((packed) => checkItem(unpackValue(packed, "replication item")));
+}
+
+/** Validates one decoded replication item. */
+export function checkItem(it: unknown): ReplItem {
+  {
     if (typeof it !== "object" || it === null) throw new MalformedMessageError("replication item must be an object");
     const o = it as Record<string, unknown>;
-    if (o.k !== "d" && o.k !== "f" && o.k !== "x") throw new MalformedMessageError("replication item kind must be d, f or x");
+    if (o.k !== "d" && o.k !== "f" && o.k !== "x" && o.k !== "fp") throw new MalformedMessageError("replication item kind must be d, f, x or fp");
     if (!Number.isInteger(o.p) || (o.p as number) < 0 || (o.p as number) > 65535) throw new MalformedMessageError("replication item partition is invalid");
     if (typeof o.t !== "string" || o.t.length === 0 || o.t.length > 64) throw new MalformedMessageError("replication item type is invalid");
     if (typeof o.i !== "string" || o.i.length === 0 || o.i.length > 256) throw new MalformedMessageError("replication item id is invalid");
     if (!Number.isInteger(o.s) || (o.s as number) < 0) throw new MalformedMessageError("replication item sequence is invalid");
     if (o.k === "d" && !Array.isArray(o.d)) throw new MalformedMessageError("replication delta must be a list of operations");
     if (o.k === "f") checkRecord(o.r);
+    if (o.k === "fp" && (!Number.isInteger(o.n) || (o.n as number) < 2 || (o.n as number) > MAX_PIECES || !Number.isInteger(o.x) || (o.x as number) < 0 || (o.x as number) >= (o.n as number) || typeof o.d !== "string")) {
+      throw new MalformedMessageError("replication item piece is invalid");
+    }
   }
-  return value as ReplItem[];
+  return it as ReplItem;
 }

@@ -69,3 +69,20 @@ export function sendControl(transport: Transport, target: string, msg: ControlMe
   sent?.(payload.length);
   return transport.request(target, payload, timeoutMs).then((reply) => decodeControlReply(reply, limit));
 }
+
+/**
+ * Sends a control message whose `items` field is a list of values already encoded as JSON
+ * texts (each a packed value): they are joined into the frame, not encoded again. `head` is
+ * the rest of the message, plain JSON. The receiver decodes it like any control message.
+ */
+export function sendControlItems(transport: Transport, target: string, head: ControlMessage, items: readonly string[], timeoutMs: number, limit = DEFAULT_MAX_PAYLOAD, sent?: (bytes: number) => void): Promise<unknown> {
+  let payload: Uint8Array;
+  try {
+    const json = JSON.stringify(head);
+    payload = toBytes(`X2j${json.slice(0, -1)},"items":[${items.join(",")}]}`, limit, `control message ${head.op}`);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  sent?.(payload.length);
+  return transport.request(target, payload, timeoutMs).then((reply) => decodeControlReply(reply, limit));
+}
