@@ -32,7 +32,7 @@ export interface PartitionManagerDeps {
   readonly moveConcurrency?: number;
   /** Longest wait for running turns to finish before a move transfers anyway. Default 10 s. */
   readonly drainTimeoutMs?: number;
-  /** How long a drained partition waits for its new owner to pull it. Default 60 s. */
+  /** How long a drained partition waits for its new owner before warning (it keeps waiting). Default 60 s. */
   readonly transferTimeoutMs?: number;
 }
 
@@ -581,13 +581,16 @@ export class PartitionManager {
     this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, this.ownerNow(p)));
     const chunks = toChunks(actors);
     slot.chunks = chunks;
+    // Nobody pulling for a long while is worth a warning, never a reason to drop the records:
+    // they may be the only copy (none()). The view changing again ends the wait (RECLAIM,
+    // or a pull by the next owner).
     const timeout = this.deps.transferTimeoutMs ?? 60_000;
-    setTimeout(() => {
-      if (this.current(p, run) && this.state(p) === "transferring") {
-        this.deps.log.warn({ partition: p }, "nobody pulled the partition; dropping it (replicated actors live on in backups)");
-        this.send(p, { type: "TRANSFER_TIMEOUT" });
-      }
-    }, timeout).unref();
+    const warn = (): void => {
+      if (!this.current(p, run) || this.state(p) !== "transferring") return;
+      this.deps.log.warn({ partition: p, owner: this.ownerNow(p), waitedMs: Date.now() - (this.slots[p] as Slot).since }, "the new owner has not pulled this partition yet; keeping its records");
+      setTimeout(warn, timeout).unref();
+    };
+    setTimeout(warn, timeout).unref();
   }
 
   private async onPull(p: number, from: string, cursor: number): Promise<PullReply & { backups?: ActorEntry[] }> {

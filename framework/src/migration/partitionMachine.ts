@@ -36,7 +36,6 @@ export type PartitionEvent =
   | { type: "RELEASE" }
   | { type: "DRAINED" }
   | { type: "TRANSFERRED" }
-  | { type: "TRANSFER_TIMEOUT" }
   | { type: "RECLAIM" }
   | { type: "RESET" };
 
@@ -65,7 +64,7 @@ export const partitionMachine = setup({
       on: { DRAINED: "transferring", RECLAIM: "serving" },
     },
     transferring: {
-      on: { TRANSFERRED: "released", TRANSFER_TIMEOUT: "released", RECLAIM: "serving" },
+      on: { TRANSFERRED: "released", RECLAIM: "serving" },
     },
     released: {
       on: { RESET: "idle" },
