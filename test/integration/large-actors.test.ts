@@ -8,33 +8,26 @@ import { waitFor } from "../helpers/nodeProcess.js";
  * receiver joins them, so a planned move loses nothing however big the state.
  */
 
-const Blob = defineActor("blob", {
-  state: () => ({ parts: [] as string[] }),
-  handlers: {
-    put(ctx, index: number, size: number) {
-      ctx.state.parts.push(`${index}:`.padEnd(size, String.fromCharCode(97 + (index % 26))));
-      return ctx.state.parts.length;
+/** Appends strings of `size` characters; `summary` says what it holds without returning it. */
+function blobActor(name: string, backup?: ReturnType<typeof sync>) {
+  return defineActor(name, {
+    state: () => ({ parts: [] as string[] }),
+    ...(backup ? { backup } : {}),
+    handlers: {
+      put(ctx, index: number, size: number) {
+        ctx.state.parts.push(`${index}:`.padEnd(size, String.fromCharCode(97 + (index % 26))));
+        return ctx.state.parts.length;
+      },
     },
-  },
-  queries: {
-    summary: (ctx) => ({ parts: ctx.state.parts.length, chars: ctx.state.parts.reduce((n, p) => n + p.length, 0), heads: ctx.state.parts.map((p) => p.slice(0, 8)) }),
-  },
-});
+    queries: {
+      summary: (ctx) => ({ parts: ctx.state.parts.length, chars: ctx.state.parts.reduce((n, p) => n + p.length, 0), heads: ctx.state.parts.map((p) => p.slice(0, 8)) }),
+    },
+  });
+}
 
+const Blob = blobActor("blob");
 /** The same, backed up synchronously: every acknowledged write is on the backup, however large. */
-const SyncBlob = defineActor("syncBlob", {
-  state: () => ({ parts: [] as string[] }),
-  backup: sync({ backups: 1 }),
-  handlers: {
-    put(ctx, index: number, size: number) {
-      ctx.state.parts.push(`${index}:`.padEnd(size, String.fromCharCode(97 + (index % 26))));
-      return ctx.state.parts.length;
-    },
-  },
-  queries: {
-    summary: (ctx) => ({ parts: ctx.state.parts.length, chars: ctx.state.parts.reduce((n, p) => n + p.length, 0), heads: ctx.state.parts.map((p) => p.slice(0, 8)) }),
-  },
-});
+const SyncBlob = blobActor("syncBlob", sync({ backups: 1 }));
 
 let nats: TestNats;
 test.before(async () => {

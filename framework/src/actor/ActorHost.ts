@@ -311,19 +311,10 @@ export class ActorHost {
    * actors with their timers armed. Actors of unknown types are skipped and returned.
    */
   importActors(partition: number, actors: readonly ActorEntry[]): string[] {
-    const skipped: string[] = [];
-    const now = this.clock.now();
-    for (const a of actors) {
-      const slot = this.slots.get(a.type);
-      if (slot === undefined) {
-        skipped.push(`${a.type}/${a.id}`);
-        continue;
-      }
-      if (slot.active.has(a.id)) continue; // already here (a call activated it): the live one wins
-      slot.passive.set(a.id, { partition, data: stringify(a.record), lastUsed: a.record.lastUsed, passivatedAt: now, due: dueOf(a.record.timers) });
-      this.registerTimers(a.type, a.id, a.record.timers);
-    }
-    return skipped;
+    return this.importSerialized(
+      partition,
+      actors.map((a) => ({ type: a.type, id: a.id, data: stringify(a.record), lastUsed: a.record.lastUsed, due: dueOf(a.record.timers) })),
+    );
   }
 
   /** Active actors per partition. */
