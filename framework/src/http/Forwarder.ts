@@ -208,7 +208,7 @@ export class Forwarder {
             return settle(DONE);
           }
           if (r.status === 421 && headerIn(r.headers, H.misdirected) === "1") return settle({ retry: true, epoch: Number(headerIn(r.headers, H.epoch)) });
-          this.relay(owner, r, res);
+          this.relay(owner, r, frame.method, res);
           settle(DONE);
         },
         (err) => {
@@ -228,12 +228,18 @@ export class Forwarder {
   }
 
   /** Writes a framed answer to the client: at once, or its body pulled chunk by chunk. */
-  private relay(owner: string, r: ResponseFrame, res: ServerResponse): void {
+  private relay(owner: string, r: ResponseFrame, method: string, res: ServerResponse): void {
     if (res.destroyed) {
       if (r.stream !== undefined) this.cancelStream(owner, r.stream);
       return;
     }
     if (r.stream === undefined) {
+      // Answers that never have a body (RFC 9110 §6.4.1) carry no Content-Length either.
+      if (method === "HEAD" || r.status === 204 || r.status === 304) {
+        res.writeHead(r.status, r.headers as string[]);
+        res.end();
+        return;
+      }
       const headers = r.headers.slice();
       headers.push("content-length", String(r.body.length));
       res.writeHead(r.status, headers);

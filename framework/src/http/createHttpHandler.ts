@@ -56,6 +56,8 @@ export interface HttpStats {
   readonly misdirected: number;
   /** Requests whose session cookie did not verify (each started a new session). */
   readonly rejectedCookies: number;
+  /** Requests forwarded over NATS to this node that did not decode (answered 400). */
+  readonly malformed: number;
 }
 
 /** A `node:http` request listener serving a node's HTTP traffic. */
@@ -210,7 +212,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     (forwarder as Forwarder).forward(req, res, id, isNew);
   };
 
-  const stats = (): HttpStats => ({ ...counters, ...(forwarder?.counters ?? { forwarded: 0, retries: 0, failed: 0 }) });
+  const stats = (): HttpStats => ({ ...counters, ...(forwarder?.counters ?? { forwarded: 0, retries: 0, failed: 0 }), malformed: frames?.malformed ?? 0 });
 
   /**
    * `/_berth/health`: for load balancers — 200 while this node is up and its lease holds.
