@@ -187,3 +187,14 @@ test("responseParts reads the lightweight Response's cache and a native Response
   t.true(s.stream, "a stream body stays a stream");
   t.is(s.body, "ab");
 });
+
+test("a FramedRequest's body is exactly its bytes, also when the frame's body is a view of a pooled Buffer", async (t) => {
+  const pooled = Buffer.from("xxhelloyy").subarray(2, 7); // shares a pool with other buffers
+  const r = new FramedRequest("POST", "http://h/", [], pooled);
+  const ab = await r.arrayBuffer();
+  t.is(ab.byteLength, 5);
+  t.is(Buffer.from(ab).toString(), "hello");
+  const empty = new FramedRequest("POST", "http://h/", [], Buffer.alloc(0));
+  t.is((await empty.arrayBuffer()).byteLength, 0);
+  t.is((await new FramedRequest("POST", "http://h/", [], pooled).bytes()).length, 5);
+});

@@ -68,15 +68,15 @@ export class FramedRequest {
   }
 
   arrayBuffer(): Promise<ArrayBuffer> {
-    return this.consume().then((b) => b.slice().buffer);
+    return this.consume().then((b) => copyOf(b).buffer as ArrayBuffer);
   }
 
   bytes(): Promise<Uint8Array> {
-    return this.consume().then((b) => b.slice());
+    return this.consume().then(copyOf);
   }
 
   blob(): Promise<Blob> {
-    return this.consume().then((b) => new Blob([b.slice()], { type: this.header("content-type") ?? "" }));
+    return this.consume().then((b) => new Blob([copyOf(b)], { type: this.header("content-type") ?? "" }));
   }
 
   formData(): Promise<FormData> {
@@ -98,10 +98,19 @@ export class FramedRequest {
     if (this.#real === undefined) {
       if (this.#used) throw new TypeError("Body is unusable: Body has already been read");
       const hasBody = this.method !== "GET" && this.method !== "HEAD" && this.content.length > 0;
-      this.#real = new Request(this.url, { method: this.method, headers: this.headers, ...(hasBody ? { body: this.content.slice() } : {}) });
+      this.#real = new Request(this.url, { method: this.method, headers: this.headers, ...(hasBody ? { body: copyOf(this.content) } : {}) });
     }
     return this.#real;
   }
+}
+
+/**
+ * A copy with a buffer of its own. Not `b.slice()`: the body may be a Node `Buffer`, whose
+ * `slice` is a view of a shared pool — `.buffer` would then be the whole pool (found by a
+ * 0-byte POST that arrived as 513 bytes).
+ */
+function copyOf(b: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(b);
 }
 
 // Routes (and Hono) treat it as a `Request`: the remaining properties come from the real one.
