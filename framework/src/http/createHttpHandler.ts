@@ -7,9 +7,14 @@ import { HttpAppError } from "./errors.js";
 import { renderExposition } from "../metrics/exposition.js";
 import { httpFamilies } from "./httpMetrics.js";
 import { metricsResponse } from "./serveMetrics.js";
+import { NatsTransport } from "../transport/nats/NatsTransport.js";
 import { Forwarder } from "./Forwarder.js";
-import { H, sendJson, sendMisdirected } from "./protocol.js";
-import { createRoutesListener, type RoutesListener } from "./routesApp.js";
+import { FramedRequest } from "./FramedRequest.js";
+import type { RequestFrame } from "./frames.js";
+import { FrameServer, jsonParts } from "./FrameServer.js";
+import { H, misdirectedBody, sendJson, sendMisdirected } from "./protocol.js";
+import { responseParts, type ResponseParts } from "./responseParts.js";
+import { createRoutes, type Routes } from "./routesApp.js";
 import { sessionCookies, type SessionCookieOptions } from "./sessionCookie.js";
 import type { RequestSession } from "./sessionSink.js";
 import type { HttpDefinition } from "./types.js";
@@ -30,6 +35,12 @@ export interface HttpHandlerOptions {
   responseTimeout?: Duration;
   /** Request bodies up to this size can be re-sent to another node after a 421. Default 1 MiB. */
   maxReplayBytes?: number;
+  /**
+   * Requests with a body up to this size (by Content-Length) are forwarded over NATS as one
+   * message; larger and chunked ones over HTTP, streamed. Default 64 KiB; 0 forwards everything
+   * over HTTP.
+   */
+  maxFramedBytes?: number;
 }
 
 /** Counters of the HTTP layer of one node. */
@@ -45,15 +56,20 @@ export interface HttpStats {
   readonly misdirected: number;
   /** Requests whose session cookie did not verify (each started a new session). */
   readonly rejectedCookies: number;
+  /** Requests forwarded over NATS to this node that did not decode (answered 400). */
+  readonly malformed: number;
 }
 
 /** A `node:http` request listener serving a node's HTTP traffic. */
 export interface HttpHandler {
   (req: IncomingMessage, res: ServerResponse): void;
   stats(): HttpStats;
-  /** Closes idle connections to other nodes. */
+  /** Closes idle connections to other nodes and stops taking forwarded requests. */
   close(): void;
 }
+
+/** Default `maxFramedBytes`. */
+const FRAMED_BYTES = 64 * 1024;
 
 /**
  * The HTTP front of a node. For each request it reads the session from the signed cookie
@@ -76,50 +92,101 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   const cluster = node instanceof ClusterNode ? node : null;
   const worker = cluster === null || cluster.isWorker;
   if (worker && options.app === undefined) throw new HttpAppError(`node ${node.id} hosts actors but has no HTTP routes to run`);
-  const routes: RoutesListener | null = worker && options.app !== undefined ? createRoutesListener(options.app, { nodeId: node.id, calls: node, cookies, log: node.log }) : null;
+  const routes: Routes | null = worker && options.app !== undefined ? createRoutes(options.app, { nodeId: node.id, calls: node, cookies, log: node.log }) : null;
+  // Forwarded requests travel on their own NATS subject (berth.<cluster>.http.<node>), beside the node's calls.
+  const transport = cluster === null ? null : new NatsTransport(cluster.nc, cluster.id, cluster.cluster, { service: "http" });
   const forwarder =
-    cluster === null
+    cluster === null || transport === null
       ? null
       : new Forwarder(
           cluster,
+          transport,
           cookies,
           {
             forwardTimeoutMs: toMillis(options.forwardTimeout ?? "15s", "forwardTimeout"),
             responseTimeoutMs: toMillis(options.responseTimeout ?? "35s", "responseTimeout"),
             maxReplayBytes: options.maxReplayBytes ?? 1024 * 1024,
+            maxFramedBytes: Math.min(options.maxFramedBytes ?? FRAMED_BYTES, Math.floor(transport.maxPayload / 4)),
           },
           node.log,
         );
   const counters = { local: 0, misdirected: 0, rejectedCookies: 0 };
+  const nodeHeader = [H.node, node.id];
 
   const runLocal = (req: IncomingMessage, res: ServerResponse, id: string, isNew: boolean, ownerCheck: RequestSession["ownerCheck"]): void => {
     counters.local++;
     res.setHeader(H.node, node.id);
-    (routes as RoutesListener)(req, res, { id, isNew, ownerCheck, touched: false, misdirected: null });
+    (routes as Routes).listener(req, res, { id, isNew, ownerCheck, touched: false, misdirected: null });
   };
 
-  /** A forwarded request: run it if this node owns the session, else answer 421 (never forward twice). */
-  const serveForwarded = (req: IncomingMessage, res: ServerResponse, c: ClusterNode, id: string, isNew: boolean, reconciled: boolean): void => {
+  /**
+   * A request another node forwarded: `run` it if this node owns the session (with the check
+   * that makes its first actor call answer 421 if the session moved meanwhile), else `refuse`
+   * it — never forward twice. A forwarder with a newer view makes this node catch up first.
+   */
+  const admitForwarded = (c: ClusterNode, id: string, forwarderEpoch: number, run: (ownerCheck: () => NotOwnerError | null) => void, refuse: (epoch: number, owner: string | null) => void, reconciled = false): void => {
     const { owner, epoch, partition } = c.locate(id);
     if (owner === c.id && routes !== null && c.membership.leaseValid()) {
-      const ownerCheck = (): NotOwnerError | null => {
+      run(() => {
         const now = c.locate(id);
         return now.owner === c.id ? null : new NotOwnerError(partition, now.epoch, now.owner);
-      };
-      runLocal(req, res, id, isNew, ownerCheck);
+      });
       return;
     }
-    if (!reconciled && Number(req.headers[H.epoch]) > epoch) {
-      // The forwarder saw a newer view: catch up before saying no.
-      void c.membership.reconcile().then(
-        () => serveForwarded(req, res, c, id, isNew, true),
-        () => serveForwarded(req, res, c, id, isNew, true),
-      );
+    if (!reconciled && forwarderEpoch > epoch) {
+      const again = (): void => admitForwarded(c, id, forwarderEpoch, run, refuse, true);
+      void c.membership.reconcile().then(again, again);
       return;
     }
     counters.misdirected++;
-    sendMisdirected(res, c.id, epoch, owner);
+    refuse(epoch, owner);
   };
+
+  /** A request forwarded over NATS (FrameServer): the same checks as over HTTP, the answer as parts. */
+  const serveFrame = (c: ClusterNode, frame: RequestFrame): Promise<ResponseParts> => {
+    const fr = new FramedRequest(frame.method, `http://${hostOf(frame.headers)}${frame.url}`, frame.headers, frame.body);
+    const id = cookies.fromHeader(fr.header("cookie"));
+    if (id === null) {
+      node.log.error({ from: frame.from }, "forwarded request with a session cookie this node cannot verify; every node needs the same BERTH_SECRET");
+      return Promise.resolve(jsonParts(500, { error: "cluster misconfigured: nodes use different session secrets (BERTH_SECRET)" }));
+    }
+    return new Promise<ResponseParts>((resolve) =>
+      admitForwarded(
+        c,
+        id,
+        frame.epoch,
+        (ownerCheck) => {
+          counters.local++;
+          (routes as Routes).fetch(fr, { id, isNew: frame.newSession, ownerCheck, touched: false, misdirected: null }).then(
+            (res) =>
+              responseParts(res).then((parts) => {
+                parts.headers.push(...nodeHeader);
+                resolve(parts);
+              }),
+            (err: unknown) => {
+              node.log.error({ err, method: frame.method, path: frame.url }, "route failed");
+              resolve(jsonParts(500, { error: "internal error" }, nodeHeader));
+            },
+          ).catch((err: unknown) => {
+            node.log.error({ err, method: frame.method, path: frame.url }, "route answer could not be read");
+            resolve(jsonParts(500, { error: "internal error" }, nodeHeader));
+          });
+        },
+        (epoch, owner) => resolve(jsonParts(421, misdirectedBody(c.id, epoch, owner), [H.misdirected, "1", H.epoch, String(epoch)])),
+      ),
+    );
+  };
+  const frames = cluster !== null && transport !== null && routes !== null ? new FrameServer(transport, (frame) => serveFrame(cluster, frame), node.log) : null;
+
+  /** A request forwarded over HTTP. */
+  const serveForwarded = (req: IncomingMessage, res: ServerResponse, c: ClusterNode, id: string, isNew: boolean): void =>
+    admitForwarded(
+      c,
+      id,
+      Number(req.headers[H.epoch]),
+      (ownerCheck) => runLocal(req, res, id, isNew, ownerCheck),
+      (epoch, owner) => sendMisdirected(res, c.id, epoch, owner),
+    );
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.url?.startsWith("/_berth/")) return internal(req, res);
@@ -140,12 +207,12 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       isNew = true;
     }
     if (cluster === null) return runLocal(req, res, id, isNew, null);
-    if (forwarded) return serveForwarded(req, res, cluster, id, isNew, false);
+    if (forwarded) return serveForwarded(req, res, cluster, id, isNew);
     if (routes !== null && cluster.locate(id).owner === cluster.id) return runLocal(req, res, id, isNew, null);
     (forwarder as Forwarder).forward(req, res, id, isNew);
   };
 
-  const stats = (): HttpStats => ({ ...counters, ...(forwarder?.counters ?? { forwarded: 0, retries: 0, failed: 0 }) });
+  const stats = (): HttpStats => ({ ...counters, ...(forwarder?.counters ?? { forwarded: 0, retries: 0, failed: 0 }), malformed: frames?.malformed ?? 0 });
 
   /**
    * `/_berth/health`: for load balancers — 200 while this node is up and its lease holds.
@@ -160,5 +227,23 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     sendJson(res, ok ? 200 : 503, { node: cluster.id, ok, roles: cluster.roles, state: cluster.membership.state, epoch: cluster.view.epoch, http: stats() });
   };
 
-  return Object.assign(handler, { stats, close: () => forwarder?.close() });
+  const close = (): void => {
+    forwarder?.close();
+    frames?.close();
+    void transport?.close().catch(() => undefined);
+  };
+  return Object.assign(handler, { stats, close });
+}
+
+const VALID_HOST = /^[A-Za-z0-9._-]{1,253}(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](?::\d{1,5})?$/;
+
+/** The Host of a forwarded request, for its URL (as @hono/node-server builds it), or "localhost". */
+function hostOf(headers: readonly string[]): string {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === "host") {
+      const h = headers[i + 1] as string;
+      return VALID_HOST.test(h) ? h : "localhost";
+    }
+  }
+  return "localhost";
 }

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { requestInfo } from "./requestInfo.js";
 import type { BerthEnv } from "./types.js";
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
@@ -21,8 +22,9 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
  */
 export function jsonBody<T extends object>(parse: (value: unknown) => T | string): MiddlewareHandler<BerthEnv, string, { in: { json: unknown }; out: { json: T } }> {
   return async (c, next) => {
-    // The Node request's header when there is one: c.req.header() builds a web Headers object.
-    const header = c.env?.incoming?.headers["content-type"] ?? c.req.header("content-type");
+    // Berth's own view of the header when there is one: c.req.header() builds a web Headers object.
+    const info = requestInfo(c);
+    const header = info !== undefined ? info.header("content-type") : c.req.header("content-type");
     const type = (header ?? "").split(";")[0]?.trim() ?? "";
     if (!JSON_TYPE.test(type)) return c.json({ error: `send the body as JSON with Content-Type: application/json (got ${type === "" ? "no Content-Type" : type})` }, 415);
     let value: unknown;

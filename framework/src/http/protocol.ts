@@ -21,10 +21,19 @@ export const H = {
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and those a proxy must not pass on. */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "expect"]);
 
-/** Whether a header must not be forwarded (hop-by-hop, or named by `Connection`). */
-export function isHopByHop(name: string, connection: string | undefined): boolean {
-  if (HOP_BY_HOP.has(name)) return true;
-  return connection !== undefined && connection.toLowerCase().split(",").some((t) => t.trim() === name);
+const isFixedHopByHop = (name: string): boolean => HOP_BY_HOP.has(name);
+
+/**
+ * Which headers of a message must not be forwarded: the hop-by-hop ones and those its
+ * `Connection` header names. `Connection` is read once per message, and the usual values
+ * (`keep-alive`, `close`) name nothing else.
+ */
+export function hopByHop(connection: string | undefined): (name: string) => boolean {
+  if (connection === undefined) return isFixedHopByHop;
+  const c = connection.toLowerCase();
+  if (c === "keep-alive" || c === "close") return isFixedHopByHop;
+  const named = new Set(c.split(",").map((t) => t.trim()));
+  return (name) => HOP_BY_HOP.has(name) || named.has(name);
 }
 
 /** Writes a small JSON body with its status, unless headers already went out. */
@@ -38,12 +47,12 @@ export function sendJson(res: ServerResponse, status: number, body: Record<strin
   res.end(text);
 }
 
+/** The body of a 421: this node does not own the session. */
+export function misdirectedBody(nodeId: string, epoch: number, owner: string | null): Record<string, unknown> {
+  return { error: `node ${nodeId} does not own this session at epoch ${epoch}${owner ? `; its owner is ${owner}` : ""}; retry through any node`, epoch, owner };
+}
+
 /** Answers 421: this node does not own the session; nothing ran, the forwarder may retry. */
 export function sendMisdirected(res: ServerResponse, nodeId: string, epoch: number, owner: string | null): void {
-  sendJson(
-    res,
-    421,
-    { error: `node ${nodeId} does not own this session at epoch ${epoch}${owner ? `; its owner is ${owner}` : ""}; retry through any node`, epoch, owner },
-    { [H.misdirected]: "1", [H.epoch]: String(epoch) },
-  );
+  sendJson(res, 421, misdirectedBody(nodeId, epoch, owner), { [H.misdirected]: "1", [H.epoch]: String(epoch) });
 }

@@ -8,24 +8,33 @@ import { DeadlineExceededError, NodeStoppedError, NotOwnerError } from "../error
 import type { Logger } from "../node/logger.js";
 import { H } from "./protocol.js";
 import type { SessionCookies } from "./sessionCookie.js";
+import type { FramedRequest } from "./FramedRequest.js";
+import { requestInfo, setRequestInfo } from "./requestInfo.js";
 import { sessionRefs, type RequestSession } from "./sessionSink.js";
 import type { BerthEnv, HttpDefinition } from "./types.js";
 
-/** Runs an app's routes for requests whose session this node owns. */
-export type RoutesListener = (req: IncomingMessage, res: ServerResponse, session: RequestSession) => void;
+/** An app's routes, built once per node, for requests whose session this node owns. */
+export interface Routes {
+  /** Serves a request that arrived over HTTP at this node. */
+  listener(req: IncomingMessage, res: ServerResponse, session: RequestSession): void;
+  /** Runs a request forwarded over NATS; always resolves (errors become JSON answers). */
+  fetch(req: FramedRequest, session: RequestSession): Promise<Response>;
+}
+
+/** What a forwarded request's route finds in `c.env`: no Node request or response. */
+const FRAMED_ENV: BerthEnv["Bindings"] = Object.freeze({});
 
 /**
  * Builds the app's Hono app once per node: the session middleware (`c.var.session`, the
  * cookie of a new session), the body limit, the app's routes, and error answers that are
  * always JSON `{ "error": "..." }`.
  */
-export function createRoutesListener(def: HttpDefinition, options: { nodeId: string; calls: CallSink; cookies: SessionCookies; log: Logger }): RoutesListener {
+export function createRoutes(def: HttpDefinition, options: { nodeId: string; calls: CallSink; cookies: SessionCookies; log: Logger }): Routes {
   const { nodeId, calls, cookies, log } = options;
-  const sessions = new WeakMap<IncomingMessage, RequestSession>();
   const app = new Hono<BerthEnv>();
 
   app.use(async (c, next) => {
-    const s = sessions.get(c.env.incoming);
+    const s = requestInfo(c)?.session;
     if (s === undefined) throw new Error("request reached the routes without a session; serve it through createHttpHandler");
     c.set("session", sessionRefs(calls, s));
     c.set("sessionId", s.id);
@@ -36,31 +45,50 @@ export function createRoutesListener(def: HttpDefinition, options: { nodeId: str
   });
   app.use(limitBody(def.bodyLimit));
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
-  app.onError((err, c) => errorResponse(err, c, sessions.get(c.env.incoming), log));
+  app.onError((err, c) => errorResponse(err, c, requestInfo(c)?.session, log));
   def.setup(app);
 
   const listener = getRequestListener(app.fetch);
-  return (req, res, session) => {
-    sessions.set(req, session);
-    void listener(req, res);
+  return {
+    listener(req, res, session) {
+      const { headers } = req;
+      const length = headers["content-length"];
+      setRequestInfo(req, {
+        session,
+        bodyLength: headers["transfer-encoding"] !== undefined ? undefined : length === undefined ? 0 : Number(length),
+        header: (name) => {
+          const v = headers[name];
+          return Array.isArray(v) ? v.join(", ") : v;
+        },
+      });
+      void listener(req, res);
+    },
+    fetch(req, session) {
+      setRequestInfo(req, { session, bodyLength: req.bodyLength, header: (name) => req.header(name) });
+      try {
+        // A FramedRequest answers everything Hono and routes read of a Request (FramedRequest.ts).
+        return Promise.resolve(app.fetch(req as unknown as Request, FRAMED_ENV));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
   };
 }
 
 /**
- * The request body limit (413 beyond `maxSize` bytes). A body with a Content-Length is judged
- * by its header, and a request without one (nor Transfer-Encoding) has no body, so neither
- * touches `c.req.raw.body` — doing so makes @hono/node-server build a full web `Request` and
- * stream for every request, GETs included, which cost ~10% of a worker's CPU in the
- * http-session benchmark. Chunked bodies are counted as they stream, by Hono's `bodyLimit`.
+ * The request body limit (413 beyond `maxSize` bytes). A body of known size (Content-Length, or
+ * forwarded whole) is judged by its size, so this never touches `c.req.raw.body` — doing so
+ * makes @hono/node-server build a full web `Request` and stream for every request, GETs
+ * included, which cost ~10% of a worker's CPU in the http-session benchmark. Chunked bodies are
+ * counted as they stream, by Hono's `bodyLimit`.
  */
 function limitBody(maxSize: number): MiddlewareHandler<BerthEnv> {
   const tooLarge = (c: Context<BerthEnv>): Response => c.json({ error: `request body is larger than ${maxSize} bytes` }, 413);
   const streamed = bodyLimit({ maxSize, onError: tooLarge });
   return async (c, next) => {
-    const { headers } = c.env.incoming;
-    if (headers["transfer-encoding"] !== undefined) return streamed(c, next);
-    const length = headers["content-length"];
-    if (length !== undefined && Number(length) > maxSize) return tooLarge(c);
+    const info = requestInfo(c);
+    if (info === undefined || info.bodyLength === undefined) return streamed(c, next);
+    if (info.bodyLength > maxSize || Number.isNaN(info.bodyLength)) return tooLarge(c);
     await next();
   };
 }

@@ -21,9 +21,14 @@ export interface BerthVariables {
   nodeId: string;
 }
 
-/** Hono's environment for Berth routes: Node bindings and the session variables. */
+/**
+ * Hono's environment for Berth routes: the session variables, and Node's request and response
+ * (`c.env.incoming`, `c.env.outgoing`) when the request arrived over HTTP at the node running
+ * the route — a request another node forwarded over NATS has neither, so routes that need the
+ * client's address read `x-forwarded-for`.
+ */
 export interface BerthEnv {
-  Bindings: HttpBindings;
+  Bindings: Partial<HttpBindings>;
   Variables: BerthVariables;
 }
 

@@ -11,12 +11,16 @@ interface Pending {
   reject(error: Error): void;
 }
 
-/** The subjects of one cluster: `berth.<cluster>.rpc.<node>` for requests, `berth.<cluster>.t.<topic>` for topics. */
-export function clusterSubjects(cluster: string) {
+/**
+ * The subjects of one cluster: `berth.<cluster>.rpc.<node>` for requests, `berth.<cluster>.t.<topic>`
+ * for topics. A transport of another service on the same connection (the HTTP layer's forwarded
+ * requests: `service` "http") takes requests on `berth.<cluster>.<service>.<node>` instead.
+ */
+export function clusterSubjects(cluster: string, service = "rpc") {
   const prefix = `berth.${cluster}`;
   return {
     prefix,
-    rpc: (node: string) => `${prefix}.rpc.${node}`,
+    rpc: (node: string) => `${prefix}.${service}.${node}`,
     topic: (topic: string) => `${prefix}.t.${topic}`,
   };
 }
@@ -52,12 +56,18 @@ export class NatsTransport implements Transport {
   /** Batch frames that failed validation (counted, dropped). */
   malformedBatches = 0;
 
+  /**
+   * @param options.service requests of this transport go to `berth.<cluster>.<service>.<node>`
+   *   (default "rpc", the node's calls); a second service gets its own subject, inbox and batches.
+   */
   constructor(
     readonly nc: NatsConnection,
     readonly nodeId: string,
     cluster: string,
+    options: { service?: string } = {},
   ) {
-    this.subjects = clusterSubjects(cluster);
+    if (options.service !== undefined && !/^[a-z]{1,16}$/.test(options.service)) throw new TypeError(`transport service must be 1-16 lower-case letters; got ${JSON.stringify(options.service)}`);
+    this.subjects = clusterSubjects(cluster, options.service);
     this.inbox = createInbox();
     const replies = nc.subscribe(`${this.inbox}.*`, { callback: (_err, msg) => this.onReply(msg) });
     this.subs.add(replies);
