@@ -18,13 +18,13 @@ const Reminder = defineActor("reminder", {
     fire(ctx, what: string) {
       ctx.state.fired.push({ what, at: ctx.now().getTime() });
     },
-    failing(ctx) {
+    broken(ctx) {
       ctx.state.failures++;
       ctx.state.fired.push({ what: "should roll back", at: 0 });
       throw new Error("timer handler failed");
     },
     scheduleFailing(ctx, delayMs: number) {
-      return ctx.schedule.after(delayMs, "failing");
+      return ctx.schedule.after(delayMs, "broken");
     },
     scheduleUnknown(ctx) {
       return ctx.schedule.after(1000, "nope");
@@ -122,6 +122,6 @@ test("an error in a timer's handler is not an error of the call that scheduled i
   const r = node.ref(Reminder, "r2");
   await t.notThrowsAsync(r.scheduleFailing(10));
   await node.clock.advance(10);
-  await t.throwsAsync(r.failing(), { instanceOf: ActorHandlerError }, "a direct call still reports it");
+  await t.throwsAsync(r.broken(), { instanceOf: ActorHandlerError }, "a direct call still reports it");
   await node.stop();
 });
