@@ -168,7 +168,7 @@ export class ClusterNode extends BerthNode {
       eventLog: () => this.eventLogHandle,
       view: () => this.view,
       table: () => this.membership.table,
-      sendControl: (target, msg, timeoutMs) => sendControl(this.transport, target, msg, timeoutMs, this.transport.maxPayload),
+      sendControl: this.sendControl,
       reconcile: () => this.membership.reconcile(),
       ...(options.moveConcurrency !== undefined ? { moveConcurrency: options.moveConcurrency } : {}),
     });
@@ -181,7 +181,7 @@ export class ClusterNode extends BerthNode {
       epoch: () => this.view.epoch,
       leaseValid: () => this.membership.leaseValid(),
       idle: (p) => this.partitionManager.state(p) === "idle",
-      sendControl: (target, msg, timeoutMs) => sendControl(this.transport, target, msg, timeoutMs, this.transport.maxPayload),
+      sendControl: this.sendControl,
       reconcile: () => this.membership.reconcile(),
     });
     for (const name of this.host.typeNames()) {
@@ -340,6 +340,9 @@ export class ClusterNode extends BerthNode {
       ),
     );
   }
+
+  /** Sends a control message to another node (moves, recovery, read marks). */
+  private readonly sendControl = (target: string, msg: ControlMessage, timeoutMs: number): Promise<unknown> => sendControl(this.transport, target, msg, timeoutMs, this.transport.maxPayload);
 
   /** Counts the encoded bytes of replication messages as the transport sends them. */
   private readonly countReplicated = (bytes: number): void => {

@@ -60,14 +60,7 @@ export function decodeControlReply(bytes: Uint8Array, limit = DEFAULT_MAX_PAYLOA
  * @param sent called with the encoded size before the message leaves (traffic counters)
  */
 export function sendControl(transport: Transport, target: string, msg: ControlMessage, timeoutMs: number, limit = DEFAULT_MAX_PAYLOAD, sent?: (bytes: number) => void): Promise<unknown> {
-  let payload: Uint8Array;
-  try {
-    payload = encodeControl(msg, limit);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  sent?.(payload.length);
-  return transport.request(target, payload, timeoutMs).then((reply) => decodeControlReply(reply, limit));
+  return request(transport, target, () => encodeControl(msg, limit), timeoutMs, limit, sent);
 }
 
 /**
@@ -76,10 +69,17 @@ export function sendControl(transport: Transport, target: string, msg: ControlMe
  * the rest of the message, plain JSON. The receiver decodes it like any control message.
  */
 export function sendControlItems(transport: Transport, target: string, head: ControlMessage, items: readonly string[], timeoutMs: number, limit = DEFAULT_MAX_PAYLOAD, sent?: (bytes: number) => void): Promise<unknown> {
+  const encode = (): Uint8Array => {
+    const json = JSON.stringify(head);
+    return toBytes(`X2j${json.slice(0, -1)},"items":[${items.join(",")}]}`, limit, `control message ${head.op}`);
+  };
+  return request(transport, target, encode, timeoutMs, limit, sent);
+}
+
+function request(transport: Transport, target: string, encode: () => Uint8Array, timeoutMs: number, limit: number, sent: ((bytes: number) => void) | undefined): Promise<unknown> {
   let payload: Uint8Array;
   try {
-    const json = JSON.stringify(head);
-    payload = toBytes(`X2j${json.slice(0, -1)},"items":[${items.join(",")}]}`, limit, `control message ${head.op}`);
+    payload = encode();
   } catch (error) {
     return Promise.reject(error);
   }
