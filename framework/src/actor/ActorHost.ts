@@ -229,15 +229,8 @@ export class ActorHost {
    * running turn can never commit here.
    */
   exportPartition(partition: number, options: { force?: boolean; replicatedOnly?: boolean } = {}): ActorEntry[] {
-    const out: ActorEntry[] = [];
     const wanted = (type: ActorType): boolean => options.replicatedOnly !== true || type.backup.replicates;
-    for (const act of this.activeIn.get(partition) ?? []) {
-      if (!wanted(act.type)) continue;
-      if ((!act.idle || act.status !== Status.Active) && !options.force) {
-        throw new BerthError("partition-busy", `partition ${partition} still has a running turn (${act.type.name}/${act.id}); drain it first`);
-      }
-      out.push({ type: act.type.name, id: act.id, record: act.toRecord() });
-    }
+    const out: ActorEntry[] = this.activeToExport(partition, options.force === true, wanted).map((act) => ({ type: act.type.name, id: act.id, record: act.toRecord() }));
     for (const slot of this.slots.values()) {
       if (!wanted(slot.type)) continue;
       for (const id of slot.passive.idsIn(partition)) out.push({ type: slot.type.name, id, record: parse((slot.passive.get(id) as PassiveEntry).data) as ActorRecord });
@@ -250,14 +243,10 @@ export class ActorHost {
    * are stored (no work), active ones serialized once. Busy actors as in `exportPartition`.
    */
   exportSerialized(partition: number, options: { force?: boolean } = {}): SerializedActor[] {
-    const out: SerializedActor[] = [];
-    for (const act of this.activeIn.get(partition) ?? []) {
-      if ((!act.idle || act.status !== Status.Active) && !options.force) {
-        throw new BerthError("partition-busy", `partition ${partition} still has a running turn (${act.type.name}/${act.id}); drain it first`);
-      }
+    const out: SerializedActor[] = this.activeToExport(partition, options.force === true).map((act) => {
       const record = act.toRecord();
-      out.push({ type: act.type.name, id: act.id, data: stringify(record), lastUsed: record.lastUsed, due: record.timers.map((t) => [t.id, t.due] as const) });
-    }
+      return { type: act.type.name, id: act.id, data: stringify(record), lastUsed: record.lastUsed, due: dueOf(record.timers) };
+    });
     for (const slot of this.slots.values()) {
       for (const id of slot.passive.idsIn(partition)) {
         const entry = slot.passive.get(id) as PassiveEntry;
@@ -286,6 +275,19 @@ export class ActorHost {
       for (const [timerId, due] of a.due) this.timers.add({ due, actorType: a.type, actorId: a.id, timerId });
     }
     return skipped;
+  }
+
+  /** The active actors of `partition` to export (of the `wanted` types); throws if one is busy, unless `force`. */
+  private activeToExport(partition: number, force: boolean, wanted: (type: ActorType) => boolean = () => true): Activation[] {
+    const out: Activation[] = [];
+    for (const act of this.activeIn.get(partition) ?? []) {
+      if (!wanted(act.type)) continue;
+      if ((!act.idle || act.status !== Status.Active) && !force) {
+        throw new BerthError("partition-busy", `partition ${partition} still has a running turn (${act.type.name}/${act.id}); drain it first`);
+      }
+      out.push(act);
+    }
+    return out;
   }
 
   /** The committed record of an actor hosted here (active or passivated), if any. */

@@ -58,7 +58,6 @@ type Snapshot = SnapshotFrom<typeof partitionMachine>;
 
 interface Slot {
   snap: Snapshot;
-  held: Array<() => void>;
   inflight: number;
   /** The previous owner to pull from (awaiting). */
   source: string | null;
@@ -68,8 +67,8 @@ interface Slot {
   chunks: SerializedActor[][] | null;
   /** Incremented on every state change: an async step started in an older state stops. */
   run: number;
-  /** Called once at the next state change (pulls waiting for the partition to be handed over). */
-  changed: Array<() => void>;
+  /** Called once at the next state change: held calls, and pulls waiting for the hand-over. */
+  waiting: Array<() => void>;
   since: number;
   /** When the current pull from a peer started (for the move duration). */
   acquiredAt: number;
@@ -106,7 +105,7 @@ export class PartitionManager {
   private stopped = false;
 
   constructor(private readonly deps: PartitionManagerDeps) {
-    this.slots = Array.from({ length: deps.partitions }, () => ({ snap: initialPartitionSnapshot, held: [], inflight: 0, source: null, epoch: 0, chunks: null, run: 0, changed: [], since: Date.now(), acquiredAt: 0 }));
+    this.slots = Array.from({ length: deps.partitions }, () => ({ snap: initialPartitionSnapshot, inflight: 0, source: null, epoch: 0, chunks: null, run: 0, waiting: [], since: Date.now(), acquiredAt: 0 }));
   }
 
   state(p: number): PartitionState {
@@ -128,26 +127,17 @@ export class PartitionManager {
     const st = this.state(p);
     if (st === "serving") return "run";
     if (st === "idle" || st === "released") return "elsewhere";
-    return (this.slots[p] as Slot).held.length >= MAX_HELD ? "elsewhere" : "hold";
+    return (this.slots[p] as Slot).waiting.length >= MAX_HELD ? "elsewhere" : "hold";
   }
 
-  /** Waits (at most `ms`) until `p` changes state; the caller then asks `admit` again. */
-  hold(p: number, ms: number): Promise<void> {
-    const slot = this.slots[p] as Slot;
+  /** Waits (at most `ms`) until `p` serves here or is gone from here; the caller then asks `admit` again. */
+  async hold(p: number, ms: number): Promise<void> {
     const started = Date.now();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        const waited = Date.now() - started;
-        if (waited > this.stats.maxHoldMs) this.stats.maxHoldMs = waited;
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        slot.held = slot.held.filter((h) => h !== done);
-        done();
-      }, ms);
-      slot.held.push(done);
-    });
+    const deadline = started + ms;
+    // Until the partition serves here or is gone from here (a state where `admit` says more than "hold").
+    while (this.admit(p) === "hold" && Date.now() < deadline) await this.changed(p, deadline - Date.now());
+    const waited = Date.now() - started;
+    if (waited > this.stats.maxHoldMs) this.stats.maxHoldMs = waited;
   }
 
   /** Resolves at the next state change of `p`, or after `ms`. */
@@ -155,14 +145,14 @@ export class PartitionManager {
     const slot = this.slots[p] as Slot;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        slot.changed = slot.changed.filter((l) => l !== done);
+        slot.waiting = slot.waiting.filter((l) => l !== done);
         resolve();
       }, ms);
       const done = (): void => {
         clearTimeout(timer);
         resolve();
       };
-      slot.changed.push(done);
+      slot.waiting.push(done);
     });
   }
 
@@ -261,7 +251,7 @@ export class PartitionManager {
 
   stop(): void {
     this.stopped = true;
-    for (let p = 0; p < this.slots.length; p++) this.wake(p);
+    for (const slot of this.slots) notify(slot);
   }
 
   // ---- the machine ----
@@ -275,11 +265,7 @@ export class PartitionManager {
     slot.run++;
     slot.since = Date.now();
     if (next.value !== before) this.counted(before as PartitionState, next.value as PartitionState);
-    if (slot.changed.length > 0) {
-      const listeners = slot.changed;
-      slot.changed = [];
-      for (const l of listeners) l();
-    }
+    notify(slot);
     this.enter(p, next.value as PartitionState, before as PartitionState);
   }
 
@@ -298,7 +284,6 @@ export class PartitionManager {
           this.stats.movesFinished++;
           this.moveDurations.observe((Date.now() - slot.acquiredAt) / 1000);
         }
-        this.wake(p);
         this.syncBackups(p);
         break;
       case "draining":
@@ -312,14 +297,12 @@ export class PartitionManager {
         this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, this.ownerNow(p)));
         this.deps.replicator.dropPartition(p);
         this.send(p, { type: "RESET" });
-        this.wake(p);
         break;
       case "idle":
         if (from === "awaiting" || from === "catchingUp" || from === "recovering") {
           this.stats.movesAborted++;
           this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, this.ownerNow(p)));
         }
-        this.wake(p);
         break;
     }
   }
@@ -334,14 +317,7 @@ export class PartitionManager {
     slot.chunks = null;
     this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, null));
     this.deps.replicator.dropPartition(p);
-    this.wake(p);
-  }
-
-  private wake(p: number): void {
-    const slot = this.slots[p] as Slot;
-    const held = slot.held;
-    slot.held = [];
-    for (const h of held) h();
+    notify(slot);
   }
 
   private ownerNow(p: number): string | null {
@@ -651,3 +627,11 @@ function sleep(ms: number): Promise<void> {
 }
 
 export type { ActorRecord };
+
+/** Calls, once, everything waiting for the slot's next state change. */
+function notify(slot: Slot): void {
+  if (slot.waiting.length === 0) return;
+  const waiting = slot.waiting;
+  slot.waiting = [];
+  for (const w of waiting) w();
+}
