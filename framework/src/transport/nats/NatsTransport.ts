@@ -50,6 +50,8 @@ export class NatsTransport implements Transport {
   private readonly outbox = new Map<string, BatchItem[]>();
   /** Replies waiting for the end of this turn, per reply subject. */
   private readonly replyOutbox = new Map<string, BatchItem[]>();
+  /** Replies to lone requests, waiting for the end of this turn (they leave as themselves). */
+  private loneReplies: Array<{ readonly subject: string; readonly payload: Uint8Array }> = [];
   private flushScheduled = false;
   /** Sent batches by reply id → the ids of their requests (to fail them on no-responders). */
   private readonly batches = new Map<string, string[]>();
@@ -129,6 +131,15 @@ export class NatsTransport implements Transport {
       }
     }
     this.replyOutbox.clear();
+    const lone = this.loneReplies;
+    this.loneReplies = [];
+    for (const r of lone) {
+      try {
+        this.nc.publish(r.subject, r.payload);
+      } catch {
+        // as above
+      }
+    }
   }
 
   /** Splits queued items into batches that fit the server's max payload. */
@@ -213,7 +224,9 @@ export class NatsTransport implements Transport {
         if (isBatch(msg.data)) return this.serveBatch(handler, msg.data, reply);
         try {
           handler(msg.data, (bytes) => {
-            if (!this.closed) this.nc.publish(reply, bytes);
+            if (this.closed) return;
+            this.loneReplies.push({ subject: reply, payload: bytes });
+            this.scheduleFlush();
           });
         } catch {
           // Handlers answer errors themselves; a throw here leaves nothing to send.
