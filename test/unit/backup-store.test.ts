@@ -1,7 +1,7 @@
 import test from "ava";
 import { BackupStore } from "../../framework/src/replication/BackupStore.js";
-import { checkItems, type ReplItem } from "../../framework/src/replication/items.js";
-import { encodeItem } from "../../framework/src/replication/itemWire.js";
+import type { ReplItem } from "../../framework/src/replication/items.js";
+import { checkItems, encodeItem } from "../../framework/src/replication/itemWire.js";
 
 const record = (n: number, seq: number) => ({ state: { n }, timers: [], timerSeq: 0, lastUsed: 1, seq });
 const full = (seq: number, n: number): ReplItem => ({ k: "f", p: 3, t: "c", i: "a", s: seq, r: record(n, seq) });
@@ -64,10 +64,52 @@ test("an item too large for one message travels in pieces and is applied once it
 });
 
 test("malformed pieces are refused by validation", (t) => {
-  const ok = { k: "fp", p: 3, t: "c", i: "a", s: 1, x: 0, n: 2, d: "{" };
-  t.notThrows(() => checkItems([{ j: ok }]));
-  for (const bad of [{ ...ok, n: 1 }, { ...ok, n: 100_000 }, { ...ok, x: 2 }, { ...ok, x: -1 }, { ...ok, d: 5 }, { ...ok, k: "zz" }]) {
-    t.throws(() => checkItems([{ j: bad }]), { name: "MalformedMessageError" }, JSON.stringify(bad));
+  const ok: unknown[] = ["fp", 3, "c", "a", 1, 0, 2, "{"];
+  t.notThrows(() => checkItems([ok]));
+  const bads: Array<[number, unknown]> = [[6, 1], [6, 100_000], [5, 2], [5, -1], [7, 5], [0, "zz"]];
+  for (const [at, value] of bads) {
+    const bad = ok.slice();
+    bad[at] = value;
+    t.throws(() => checkItems([bad]), { name: "MalformedMessageError" }, JSON.stringify(bad));
   }
-  t.throws(() => checkItems([ok]), { name: "MalformedMessageError" }, "items must be packed");
+  t.throws(() => checkItems([{ k: "fp", p: 3, t: "c", i: "a", s: 1, x: 0, n: 2, d: "{" }]), { name: "MalformedMessageError" }, "an item must be a tuple");
+});
+
+const roundTrip = (item: ReplItem): ReplItem => checkItems(encodeItem(item).map((w) => JSON.parse(w.text) as unknown))[0] as ReplItem;
+
+test("items round-trip through their wire form: every kind, every op, calls, timers, and values that need superjson", (t) => {
+  const at = 1_700_000_000_000;
+  const items: ReplItem[] = [
+    delta(4, 40),
+    { k: "d", p: 9, t: "cart", i: "u/1", s: 2, d: [{ op: "push", path: ["items"], values: ["a", { n: 1 }] }, { op: "del", path: ["gone", 3] }], c: { id: "gw.1", at: at + 5, ok: true, value: 2 }, lu: at },
+    { k: "d", p: 9, t: "cart", i: "u/1", s: 3, d: [], c: { id: "gw.2", at, ok: false, value: { code: "X", message: "no" } }, lu: at },
+    { k: "d", p: 9, t: "cart", i: "u/1", s: 4, d: [], c: { id: "gw.3", at, ok: true }, lu: at },
+    { k: "d", p: 9, t: "cart", i: "u/1", s: 5, d: [], tm: [{ id: "t1", due: at + 10, handler: "tick", args: [1] }], ts: 2, lu: at },
+    { k: "d", p: 9, t: "cart", i: "u/1", s: 6, d: [{ op: "set", path: ["when"], value: new Date(at) }, { op: "set", path: ["m"], value: new Map([["k", undefined]]) }], lu: at },
+    full(7, 70),
+    { k: "x", p: 3, t: "c", i: "a", s: 8 },
+  ];
+  for (const item of items) t.deepEqual(roundTrip(item), item, JSON.stringify(item));
+});
+
+test("malformed delta items are refused with MalformedMessageError, naming the field", (t) => {
+  const good = ["d", 3, "c", "a", 1, 5, [[0, ["n"], 1]], ["id", 0, 1, 2]];
+  t.notThrows(() => checkItems([good]));
+  const bads: unknown[] = [
+    ["d", 3, "c", "a", 1, 5],
+    ["d", 3, "c", "a", 1, "5", []],
+    ["d", 3, "c", "a", 1, 5, [[7, ["n"], 1]]],
+    ["d", 3, "c", "a", 1, 5, [[0, "n", 1]]],
+    ["d", 3, "c", "a", 1, 5, [[0, [{}], 1]]],
+    ["d", 3, "c", "a", 1, 5, [[2, ["n"], 1]]],
+    ["d", 3, "c", "a", 1, 5, [], ["id", 0, 2]],
+    ["d", 3, "c", "a", 1, 5, [], ["", 0, 1]],
+    ["d", 3, "c", "a", 1, 5, [], 0, "timers"],
+    ["d", -1, "c", "a", 1, 5, []],
+    ["d", 3, "", "a", 1, 5, []],
+    ["d", 3, "c", "a", 1.5, 5, []],
+    { j: "not a tuple" },
+    "d",
+  ];
+  for (const bad of bads) t.throws(() => checkItems([bad]), { name: "MalformedMessageError" }, JSON.stringify(bad));
 });

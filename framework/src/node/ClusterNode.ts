@@ -8,7 +8,8 @@ import { ConfigError, DeadlineExceededError, MalformedMessageError, NodeStoppedE
 import { PartitionManager, type MoveStats } from "../migration/PartitionManager.js";
 import { BackupStore } from "../replication/BackupStore.js";
 import { answerReadMark, BackupReader, type BackupReadStats } from "../replication/BackupReader.js";
-import { checkItems, type ReplReply } from "../replication/items.js";
+import type { ReplReply } from "../replication/items.js";
+import { checkItems } from "../replication/itemWire.js";
 import { openEventLog, type EventLog } from "../replication/log/index.js";
 import { Replicator, type ReplicationStats } from "../replication/Replicator.js";
 import { sendControl, sendControlItems, type ControlMessage } from "../transport/control.js";

@@ -1,8 +1,8 @@
 import type { ActorEntry, ActorRecord, CallOutcome, TimerRecord } from "../actor/record.js";
 import { applyDelta } from "../state/delta.js";
 import { copyValue } from "../state/walk.js";
-import { unpackValue } from "../transport/wire.js";
-import { actorKey, checkItem, type ReplItem, type ReplReply } from "./items.js";
+import { actorKey, type ReplItem, type ReplReply } from "./items.js";
+import { decodeItem } from "./itemWire.js";
 
 interface Copy {
   readonly type: string;
@@ -64,7 +64,7 @@ export class BackupStore {
     if (open.d.length < open.n) return null;
     this.pieces.delete(key);
     try {
-      const item = checkItem(unpackValue(JSON.parse(open.d.join("")), "replication item"));
+      const item = decodeItem(JSON.parse(open.d.join("")));
       if (item.k === "fp" || item.t !== piece.t || item.i !== piece.i || item.s !== piece.s || item.p !== piece.p) throw new Error("pieces of another item");
       return item;
     } catch {

@@ -1,7 +1,6 @@
 import { MalformedMessageError } from "../errors.js";
 import { checkRecord, type ActorRecord, type CallOutcome, type TimerRecord } from "../actor/record.js";
 import type { Delta } from "../state/delta.js";
-import { unpackValue } from "../transport/wire.js";
 
 /**
  * What an owner ships to a backup for one actor: a delta on top of the previous sequence, a
@@ -50,19 +49,8 @@ export function actorKey(type: string, id: string): string {
   return `${type}/${id}`;
 }
 
-const MAX_ITEMS = 10_000;
-
 /** The most pieces one item may be cut into (bounds what a peer can make a backup buffer). */
 export const MAX_PIECES = 512;
-
-/**
- * Validates the items of a replication message, as they came off the wire: each one packed
- * (`{ j }`, or `{ j, m }` when it needed superjson — see itemWire.ts).
- */
-export function checkItems(value: unknown): ReplItem[] {
-  if (!Array.isArray(value) || value.length > MAX_ITEMS) throw new MalformedMessageError(`replication items must be a list of at most ${MAX_ITEMS}`);
-  return value.map((packed) => checkItem(unpackValue(packed, "replication item")));
-}
 
 /** Validates one decoded replication item. */
 export function checkItem(it: unknown): ReplItem {
