@@ -335,22 +335,27 @@ export class Replicator {
       chars += q.text.length;
     }
     const batch = ch.queue.splice(0, count);
-    ch.inFlight.push(...batch);
+    // One message in flight per channel: what is in flight is this batch (less what a dropped partition took).
+    ch.inFlight = batch.slice();
     try {
       const reply = (await this.deps.sendItems(ch.target, { op: "repl", e: this.deps.epoch(), from: this.deps.selfId }, batch.map((q) => q.text), 3_000)) as ReplReply;
       ch.failures = 0;
-      const sent = new Set(batch);
-      ch.inFlight = ch.inFlight.filter((q) => !sent.has(q));
+      ch.inFlight = [];
       if (reply.rejected === undefined) {
         // The backup holds every item of the batch except those of the actors it needs in full.
         const missing = new Set(reply.needFull);
+        const advanced = this.waiters.size > 0 ? new Set<string>() : null;
         for (const { item, partial } of batch) {
           if (partial) continue; // held once its last piece is
           const key = actorKey(item.t, item.i);
-          if (!missing.has(key) && item.s > (ch.acked.get(key) ?? -1)) ch.acked.set(key, item.s);
+          if (!missing.has(key) && item.s > (ch.acked.get(key) ?? -1)) {
+            ch.acked.set(key, item.s);
+            advanced?.add(key);
+          }
         }
         for (const key of missing) this.resendFull(ch, key, batch);
-        for (const w of this.waiters) this.check(w);
+        // Only waiters of actors this batch advanced can have become held.
+        if (advanced !== null) for (const w of this.waiters) if (advanced.has(w.key)) this.check(w);
         // A tombstone's confirmation is needed only by its own turn: then forget the actor, or
         // every destroyed session would stay in `acked` for good.
         for (const q of batch) {
@@ -362,8 +367,7 @@ export class Replicator {
     } catch (err) {
       // Resent later; applying is idempotent on the backup.
       ch.failures++;
-      const sent = new Set(batch);
-      ch.inFlight = ch.inFlight.filter((q) => !sent.has(q));
+      ch.inFlight = [];
       ch.queue.unshift(...batch);
       this.deps.log.debug({ err, target: ch.target, items: batch.length }, "replication send failed; retrying");
       await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** Math.min(ch.failures, 4), 800)));
