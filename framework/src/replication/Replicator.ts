@@ -336,7 +336,7 @@ export class Replicator {
     }
     const batch = ch.queue.splice(0, count);
     // One message in flight per channel: what is in flight is this batch (less what a dropped partition took).
-    ch.inFlight = batch.slice();
+    ch.inFlight = batch;
     try {
       const reply = (await this.deps.sendItems(ch.target, { op: "repl", e: this.deps.epoch(), from: this.deps.selfId }, batch.map((q) => q.text), 3_000)) as ReplReply;
       ch.failures = 0;

@@ -1,7 +1,7 @@
 import { MalformedMessageError } from "../errors.js";
 import type { CallOutcome, TimerRecord } from "../actor/record.js";
 import type { DeltaOp, PathSegment } from "../state/delta.js";
-import { isPlainJson, serializer } from "../state/serializer.js";
+import { packValue, unpackValue } from "../transport/wire.js";
 import { checkItem, type ReplItem } from "./items.js";
 
 /**
@@ -38,13 +38,9 @@ const OP_CODES = { set: 0, del: 1, push: 2 } as const;
 
 /** Encodes an item, cut into pieces if it is larger than `pieceChars`. */
 export function encodeItem(item: ReplItem, pieceChars = PIECE_CHARS): WireItem[] {
-  const tuple = toTuple(item);
-  let text: string;
-  if (isPlainJson(tuple)) text = JSON.stringify(tuple);
-  else {
-    const { json, meta } = serializer.serialize(tuple);
-    text = JSON.stringify(meta === undefined ? { j: json } : { j: json, m: meta });
-  }
+  // The bare array when it is plain JSON; else superjson's packed `{ j, m }` of it.
+  const packed = packValue(toTuple(item)) as { j: unknown; m?: unknown };
+  const text = JSON.stringify(packed.m === undefined ? packed.j : packed);
   if (text.length <= pieceChars) return [{ text, partial: false }];
   const n = Math.ceil(text.length / pieceChars);
   const out: WireItem[] = [];
@@ -70,26 +66,17 @@ export function checkItems(value: unknown): ReplItem[] {
 
 /** Decodes and validates one item from its parsed wire form. */
 export function decodeItem(wire: unknown): ReplItem {
-  let tuple = wire;
-  if (!Array.isArray(tuple)) {
-    if (typeof tuple !== "object" || tuple === null || !("j" in tuple)) throw new MalformedMessageError("replication item must be an array or a superjson { j, m }");
-    const p = tuple as { j: unknown; m?: unknown };
-    try {
-      tuple = p.m === undefined ? p.j : serializer.deserialize({ json: p.j as never, meta: p.m as never });
-    } catch (e) {
-      throw new MalformedMessageError(`replication item could not be decoded: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (!Array.isArray(tuple)) throw new MalformedMessageError("replication item must be an array");
-  }
+  const tuple = Array.isArray(wire) ? wire : unpackValue(wire, "replication item");
+  if (!Array.isArray(tuple)) throw new MalformedMessageError("replication item must be an array");
   return checkItem(fromTuple(tuple as unknown[]));
 }
 
 function toTuple(item: ReplItem): unknown[] {
   switch (item.k) {
     case "d": {
-      const ops = item.d.map((op) => (op.op === "set" ? [0, op.path, op.value] : op.op === "del" ? [1, op.path] : [2, op.path, op.values]));
+      const ops = item.d.map((op) => (op.op === "set" ? [OP_CODES.set, op.path, op.value] : op.op === "del" ? [OP_CODES.del, op.path] : [OP_CODES.push, op.path, op.values]));
       const c = item.c;
-      const call = c === undefined ? 0 : "value" in c && c.value !== undefined ? [c.id, c.at - item.lu, c.ok ? 1 : 0, c.value] : [c.id, c.at - item.lu, c.ok ? 1 : 0];
+      const call = c === undefined ? 0 : c.value !== undefined ? [c.id, c.at - item.lu, c.ok ? 1 : 0, c.value] : [c.id, c.at - item.lu, c.ok ? 1 : 0];
       const t: unknown[] = ["d", item.p, item.t, item.i, item.s, item.lu, ops];
       if (item.tm !== undefined || item.ts !== undefined) t.push(call, item.tm ?? 0, item.ts ?? 0);
       else if (c !== undefined) t.push(call);
