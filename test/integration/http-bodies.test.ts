@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { defineActor } from "berth";
 import { createHttpNode, defineHttp, type HttpNode } from "berth/http";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
-import { waitFor } from "../helpers/nodeProcess.js";
+import { settled } from "../helpers/cluster.js";
 
 /**
  * Bodies of every size through a gateway: small ones travel to the owner over NATS in one
@@ -57,7 +57,7 @@ test("small, large and chunked request bodies and a streamed 5 MB response, thro
   for (const id of ["w1", "w2"]) nodes.push(await createHttpNode({ actors: [Visits], nats: { servers: nats.urls }, cluster, id, logger: "error", http: { app, secrets } }));
   const gw = await createHttpNode({ actors: [Visits], nats: { servers: nats.urls }, cluster, id: "gw", roles: ["gateway"], logger: "error", http: { secrets } });
   nodes.push(gw);
-  await waitFor(() => nodes.every((n) => n.node.view.members.length === 3 && Object.values(n.node.stats().moves.inMotion).every((c) => c === 0)), 20_000, "a settled cluster");
+  await settled(nodes.map((n) => n.node));
 
   let cookie: string | undefined;
   let visits = 0;

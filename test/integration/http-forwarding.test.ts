@@ -5,6 +5,7 @@ import { defineActor } from "berth";
 import { createHttpNode, defineHttp, sessionCookies, type HttpNode } from "berth/http";
 import { decodeResponse, encodeRequest, type RequestFrame } from "../../framework/src/http/frames.js";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { settled } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
 /**
@@ -34,9 +35,6 @@ test.after.always(async () => {
   await nats?.stop();
 });
 
-const settled = (nodes: HttpNode[], members: number) => (): boolean =>
-  nodes.every((n) => n.node.view.members.length === members && Object.values(n.node.stats().moves.inMotion).every((c) => c === 0));
-
 test("a worker answers malformed frames 400 and misdirected ones 421, runs nothing for them, and keeps serving", async (t) => {
   t.timeout(60_000);
   const cluster = uniqueCluster();
@@ -44,7 +42,7 @@ test("a worker answers malformed frames 400 and misdirected ones 421, runs nothi
   const nodes: HttpNode[] = [];
   t.teardown(() => Promise.all(nodes.map((n) => n.stop().catch(() => undefined))).then(() => undefined));
   for (const id of ["w1", "w2"]) nodes.push(await createHttpNode({ actors: [Counter], nats: { servers: nats.urls }, cluster, id, logger: "error", http: { app, secrets } }));
-  await waitFor(settled(nodes, 2), 20_000, "a settled cluster");
+  await settled(nodes.map((n) => n.node));
   const [w1, w2] = nodes as [HttpNode, HttpNode];
   const nc = await connect({ servers: nats.urls });
   t.teardown(() => nc.close());
@@ -109,7 +107,7 @@ test("requests through a gateway while a worker joins and another leaves: all an
   nodes.push(await worker("w1"), await worker("w2"));
   const gw = await createHttpNode({ actors: [Counter], nats: { servers: nats.urls }, cluster, id: "gw", roles: ["gateway"], logger: "error", http: { secrets } });
   nodes.push(gw);
-  await waitFor(settled(nodes, 3), 20_000, "a settled cluster");
+  await settled(nodes.map((n) => n.node));
 
   // 24 sessions, each adding 1 in a loop, one request at a time.
   const sessions = Array.from({ length: 24 }, () => ({ cookie: undefined as string | undefined, sent: 0, nodes: new Set<string>() }));
@@ -135,11 +133,13 @@ test("requests through a gateway while a worker joins and another leaves: all an
   await sleep(500);
   const w3 = await worker("w3"); // partitions move to the new node under load
   nodes.push(w3);
-  await waitFor(settled(nodes, 4), 30_000, "the moves to w3 to finish");
+  await settled(nodes.map((n) => n.node)); // the moves to w3 finished
   await sleep(300);
   const w1 = nodes[0] as HttpNode;
   await w1.stop(); // its sessions move to the others, under load
-  await waitFor(settled(nodes.slice(1), 3), 30_000, "w1's departure to settle");
+  const rest = nodes.slice(1).map((n) => n.node);
+  await waitFor(() => rest.every((n) => !n.view.members.some((m) => m.id === "w1")), 30_000, "w1 to be gone from every view");
+  await settled(rest);
   await sleep(300);
   running = false;
   await Promise.all(loops);

@@ -1,6 +1,7 @@
 import test from "ava";
 import { createNode, defineActor, sync, type ClusterNode } from "berth";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { settled } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
 /**
@@ -36,10 +37,6 @@ test.before(async () => {
 test.after.always(async () => {
   await nats?.stop();
 });
-
-async function settled(nodes: ClusterNode[]): Promise<void> {
-  await waitFor(() => nodes.every((n) => n.view.epoch === nodes[0]?.view.epoch && n.view.members.length === nodes.length && Object.values(n.stats().moves.inMotion).every((c) => c === 0)), 30_000, "a settled cluster");
-}
 
 test("a planned move carries actors of several MiB intact (cut into pieces), with small actors beside them", async (t) => {
   t.timeout(90_000);

@@ -1,8 +1,8 @@
 import test from "ava";
 import { createNode, ReplicationError, type ClusterNode, DeadlineExceededError } from "berth";
 import { LogSyncBackup } from "../fixtures/log-app/app.js";
+import { settled } from "../helpers/cluster.js";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
-import { waitFor } from "../helpers/nodeProcess.js";
 
 /**
  * A retried call is answered from its recorded outcome only once the turn is as durable as its
@@ -32,7 +32,7 @@ test("a retry of a sync write whose backup has not confirmed waits for it, and i
   const a = await mk("a", "worker");
   const b = await mk("b", "worker");
   const gw = await mk("gw", "gateway");
-  await waitFor(() => nodes.every((n) => n.view.members.length === 3 && Object.values(n.stats().moves.inMotion).every((c) => c === 0)), 20_000, "a settled cluster");
+  await settled(nodes);
   // An actor owned by a, backed up by b (with two workers, each backs up the other).
   let id = "";
   for (let i = 0; ; i++) {
