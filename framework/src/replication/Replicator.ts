@@ -98,8 +98,20 @@ export class Replicator {
   private flushScheduled = false;
   /** The last item encoded, so an item queued for several backups is encoded once. */
   private lastEncoded: { readonly item: ReplItem; readonly wire: readonly WireItem[] } | null = null;
-  /** The highest sequence the event log acknowledged, per actor key (absent: the next append is a snapshot). */
-  private readonly logged = new Map<string, number>();
+  /**
+   * Per actor key: the highest sequence the event log acknowledged, and the ownership epoch it
+   * was written in. Absent, or from an earlier ownership of the partition: the next append is a
+   * snapshot (the log may have moved on, or missed appends, while another node owned it).
+   */
+  private readonly logged = new Map<string, { seq: number; epoch: number }>();
+  /** Actors whose last append failed: their next append is a snapshot, whatever succeeds meanwhile. */
+  private readonly logBroken = new Set<string>();
+  /**
+   * Per actor key, the settlement of its latest append *and every earlier one it builds on*: a
+   * delta is confirmed only once the log holds every entry back to the last snapshot, so an
+   * acknowledged turn is never behind a gap that replay would stop at.
+   */
+  private readonly logTail = new Map<string, Promise<void>>();
   readonly stats: ReplicationStats = { deltas: 0, fullRecords: 0, bytes: 0, syncFailures: 0, underReplicated: 0, logAppends: 0, logFailures: 0, lagMs: 0, logP50Ms: 0, logP99Ms: 0 };
   private readonly timer: NodeJS.Timeout;
   private closed = false;
@@ -187,7 +199,7 @@ export class Replicator {
     if (plan.syncLog) {
       const eventLog = this.deps.eventLog();
       if (eventLog === null) waits.push(Promise.reject(new ReplicationError("the event log is not available on this node")));
-      else if ((this.logged.get(key) ?? -1) < seq) {
+      else if ((this.logged.get(key)?.seq ?? -1) < seq) {
         this.logged.delete(key); // a snapshot: the log holds the whole state at `seq` however earlier appends went
         waits.push(this.appendToLog(eventLog, { act, handler: "retry", seq, call: undefined, delta: null, timersChanged: false, destroyed: false }, key));
       }
@@ -445,11 +457,34 @@ export class Replicator {
   private forget(key: string): void {
     for (const ch of this.channels.values()) ch.acked.delete(key);
     this.logged.delete(key);
+    this.logBroken.delete(key);
   }
 
-  private async appendToLog(eventLog: EventLog, turn: CommittedTurn, key: string): Promise<void> {
+  /**
+   * Appends a turn's entry and returns when the log holds it and everything it builds on. A
+   * snapshot or tombstone stands alone; a delta also waits for the actor's previous append —
+   * which may land in the stream after it (a retry through a leader election), harmless since
+   * reads order an actor's entries by sequence, but if that append fails for good, this turn
+   * fails with it (its caller retries, and the retry writes a snapshot).
+   */
+  private appendToLog(eventLog: EventLog, turn: CommittedTurn, key: string): Promise<void> {
+    const epoch = this.deps.ownershipEpoch(turn.act.partition);
+    const last = this.logged.get(key);
+    const snapshot = !turn.destroyed && (last === undefined || last.epoch !== epoch || this.logBroken.has(key) || turn.seq % LOG_SNAPSHOT_EVERY === 0);
+    if (snapshot) this.logBroken.delete(key);
+    const before = snapshot || turn.destroyed ? undefined : this.logTail.get(key);
+    const own = this.appendEntry(eventLog, turn, key, snapshot, epoch);
+    const done = before === undefined ? own : Promise.all([before, own]).then(() => undefined);
+    this.logTail.set(key, done);
+    const settle = (): void => {
+      if (this.logTail.get(key) === done) this.logTail.delete(key);
+    };
+    done.then(settle, settle);
+    return done;
+  }
+
+  private async appendEntry(eventLog: EventLog, turn: CommittedTurn, key: string, snapshot: boolean, epoch: number): Promise<void> {
     const { act } = turn;
-    const snapshot = !turn.destroyed && (!this.logged.has(key) || turn.seq % LOG_SNAPSHOT_EVERY === 0);
     const payload = Buffer.from(
       turn.destroyed
         ? "{}"
@@ -464,19 +499,23 @@ export class Replicator {
         actorType: act.type.name,
         actorId: act.id,
         partition: act.partition,
-        epoch: this.deps.ownershipEpoch(act.partition),
+        epoch,
         seq: turn.seq,
         payload,
       });
       if (turn.destroyed) {
         // The history ends here: delete it, up to this tombstone only (see destroyedPassive).
         eventLog.purgeActor(act.type.name, act.id, act.partition, { before: ack.streamSeq + 1 }).catch((err: unknown) => this.deps.log.debug({ err, actor: act.type.name, id: act.id }, "could not purge a destroyed actor's log entries"));
-      } else if (turn.seq > (this.logged.get(key) ?? -1)) this.logged.set(key, turn.seq);
+      } else {
+        const held = this.logged.get(key);
+        if (held === undefined || held.epoch !== epoch) this.logged.set(key, { seq: turn.seq, epoch });
+        else if (turn.seq > held.seq) held.seq = turn.seq;
+      }
       this.stats.logAppends++;
       this.stats.bytes += payload.length;
     } catch (error) {
       this.stats.logFailures++;
-      this.logged.delete(key); // the next append starts with a snapshot
+      this.logBroken.add(key); // the next append starts with a snapshot, however later ones went
       throw new ReplicationError("the event log did not acknowledge the delta", { cause: error });
     }
   }

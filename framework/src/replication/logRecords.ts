@@ -7,7 +7,7 @@ import type { StoredEntry } from "./log/index.js";
 
 /**
  * Rebuilds actor records from what the event log holds for a partition: each actor's last
- * snapshot, then its deltas in order. Entries that do not decode, or deltas that do not follow
+ * snapshot, then its deltas in sequence order (as `readPartition` returns them). Entries that do not decode, or deltas that do not follow
  * on (a gap in the sequence), stop that actor's replay at the last good point.
  */
 export function rebuildFromLog(byActor: Map<string, StoredEntry[]>, log: Logger): ActorEntry[] {
@@ -25,6 +25,7 @@ export function rebuildFromLog(byActor: Map<string, StoredEntry[]>, log: Logger)
           record = null;
           continue;
         }
+        if (record !== null && e.seq <= (record.seq ?? 0)) continue; // held already (the snapshot covers it)
         if (record === null || e.seq !== (record.seq ?? 0) + 1) break; // no base, or a gap
         const d = body as { d?: Delta; tm?: ActorRecord["timers"]; ts?: number; c?: NonNullable<ActorRecord["calls"]>[number]; lu?: number };
         record.state = applyDelta(record.state, d.d ?? []);

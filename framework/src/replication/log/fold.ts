@@ -15,6 +15,12 @@ export interface RawMessage {
  * an entry is valid iff its epoch is at least the highest epoch of the partition's markers
  * seen before it. Anything that is not a well-formed entry or marker of this partition is
  * skipped and counted; nothing here throws on data.
+ *
+ * An actor's deltas are ordered by sequence, not by where they landed: an append retried
+ * through a leader election can land after its successors. A snapshot or tombstone supersedes
+ * every entry at or below its (epoch, seq), compared epoch first, wherever that entry landed:
+ * an entry of an older epoch after a newer owner's snapshot is a deposed owner's, like those a
+ * takeover marker fences (a new owner's first append of each actor is a snapshot).
  */
 export class PartitionFold {
   malformed = 0;
@@ -24,7 +30,7 @@ export class PartitionFold {
   /** The first reason something was malformed, for the log. */
   firstProblem: string | undefined;
   private fence = 0;
-  private readonly actors = new Map<string, { entries: StoredEntry[] }>();
+  private readonly actors = new Map<string, History>();
 
   constructor(
     private readonly prefix: string,
@@ -55,11 +61,12 @@ export class PartitionFold {
         this.dropped++;
         return;
       }
-      actor = { entries: [] };
+      actor = { entries: [], floorEpoch: -1, floorSeq: 0 };
       this.actors.set(key, actor);
     }
+    if (!above(entry, actor.floorEpoch, actor.floorSeq)) return; // superseded by a snapshot or tombstone already read
     if (entry.kind === "tombstone") {
-      actor.entries = [];
+      raiseFloor(actor, entry.epoch, entry.seq);
       return;
     }
     const stored: StoredEntry = {
@@ -72,14 +79,22 @@ export class PartitionFold {
       payload: entry.payload.slice(),
       streamSeq: msg.streamSeq,
     };
-    if (entry.kind === "snapshot") actor.entries = [stored];
-    else actor.entries.push(stored);
+    if (entry.kind === "snapshot") {
+      raiseFloor(actor, entry.epoch, entry.seq);
+      actor.entries.unshift(stored);
+    } else actor.entries.push(stored);
   }
 
-  /** Each live actor's entries; actors whose history ended with a tombstone are omitted. */
+  /**
+   * Each live actor's entries: its snapshot first (if one was read), then its deltas by
+   * sequence (epoch breaking ties). Actors whose history ended with a tombstone are omitted.
+   */
   result(): Map<string, StoredEntry[]> {
     const out = new Map<string, StoredEntry[]>();
-    for (const [key, actor] of this.actors) if (actor.entries.length > 0) out.set(key, actor.entries);
+    for (const [key, actor] of this.actors) {
+      if (actor.entries.length === 0) continue;
+      out.set(key, actor.entries.sort((a, b) => (a.kind === "snapshot" ? -1 : b.kind === "snapshot" ? 1 : a.seq - b.seq || a.epoch - b.epoch)));
+    }
     return out;
   }
 
@@ -87,4 +102,22 @@ export class PartitionFold {
     this.malformed++;
     this.firstProblem ??= reason;
   }
+}
+
+/** An actor's entries above its floor: the (epoch, seq) of the latest snapshot or tombstone read. */
+interface History {
+  entries: StoredEntry[];
+  floorEpoch: number;
+  floorSeq: number;
+}
+
+function above(e: { readonly epoch: number; readonly seq: number }, epoch: number, seq: number): boolean {
+  return e.epoch > epoch || (e.epoch === epoch && e.seq > seq);
+}
+
+/** Moves the floor up to (epoch, seq) and drops the entries at or below it. */
+function raiseFloor(h: History, epoch: number, seq: number): void {
+  h.floorEpoch = epoch;
+  h.floorSeq = seq;
+  h.entries = h.entries.filter((e) => above(e, epoch, seq));
 }

@@ -66,11 +66,14 @@ export interface EventLog {
   markTakeover(marker: TakeoverMarker, options?: { timeoutMs?: number }): Promise<{ streamSeq: number }>;
   /**
    * Everything needed to rebuild a partition: for each actor (key `${type}/${id}`), its valid
-   * entries from its last valid snapshot on (or from its first retained entry if there is none),
-   * in stream order. Valid = not fenced: entry.epoch >= the highest epoch of the partition's
-   * markers with a lower streamSeq. A tombstone ends an actor's history: an actor whose last
-   * valid entry is a tombstone is omitted, and entries after a tombstone start a new history.
-   * Returned lists never contain tombstones. Malformed messages are skipped and counted.
+   * entries from its latest valid snapshot on (or from its first retained entry if there is
+   * none): the snapshot first, then the deltas by seq — not by stream order, since a retried
+   * append can land after later ones. Valid = not fenced: entry.epoch >= the highest epoch of
+   * the partition's markers with a lower streamSeq. "Latest" and "at or below" compare
+   * (epoch, seq), epoch first: a snapshot or tombstone supersedes the entries at or below it
+   * wherever they landed (an older epoch's entries after a newer owner's snapshot included). A tombstone ends an actor's history: an actor whose last valid entry is a
+   * tombstone is omitted, and entries above a tombstone start a new history. Returned lists
+   * never contain tombstones. Malformed messages are skipped and counted.
    */
   readPartition(partition: number): Promise<Map<string, StoredEntry[]>>;
   /**
