@@ -496,18 +496,30 @@ test("6. invalid input is refused with InvalidLogEntryError and nothing is writt
   t.is(await messagesIn(nc, stream), 0, "nothing written");
   t.is(log.stats().appends, 0);
 
-  // An oversized payload is refused before publishing; one at the limit is stored.
+  // A payload above what the largest entry may take in pieces (a quarter of the per-actor
+  // retention: 16 pieces by default) is refused before publishing.
   const limit = nc.info?.max_payload ?? 1024 * 1024;
-  const msgIDLength = "cart:YQ:1:1".length;
-  const fits = limit - 20 - msgIDLength - 32;
   const failures = log.stats().appendFailures;
-  await t.throwsAsync(() => log.append({ ...ok, payload: new Uint8Array(fits + 1) }), { instanceOf: PayloadTooLargeError });
+  const tooBig = 16 * limit;
+  t.is(log.messagesFor(tooBig), Number.POSITIVE_INFINITY);
+  await t.throwsAsync(() => log.append({ ...ok, payload: new Uint8Array(tooBig) }), { instanceOf: PayloadTooLargeError });
   t.is(log.stats().appendFailures, failures + 1, "an oversized payload counts as a failed append");
   t.is(await messagesIn(nc, stream), 0);
+  // One at the limit of a message is stored as one message; one byte more, in two pieces, read back whole.
+  const msgIDLength = "cart:YQ:1:1".length;
+  const fits = limit - 20 - msgIDLength - 32;
   await log.append({ ...ok, payload: new Uint8Array(fits).fill(7) });
+  t.is(await messagesIn(nc, stream), 1);
   const [big] = await log.readActor("cart", "a", 1);
   t.is(big?.payload.length, fits);
   t.true(big?.payload.every((b) => b === 7));
+  const larger = new Uint8Array(fits + 1).map((_, i) => i % 251);
+  t.is(log.messagesFor(larger.length), 2);
+  await log.append({ ...ok, seq: 2, kind: "snapshot", payload: larger });
+  t.is(await messagesIn(nc, stream), 3, "two pieces");
+  const [whole] = await log.readActor("cart", "a", 1);
+  t.deepEqual([whole?.kind, whole?.seq, whole?.payload.length], ["snapshot", 2, larger.length]);
+  t.true(Buffer.from(whole?.payload ?? []).equals(Buffer.from(larger)), "joined byte for byte");
 
   // The longest valid names round-trip.
   const longType = "a".repeat(64);

@@ -21,7 +21,7 @@ interface Appended {
 }
 
 /** An event log whose appends the test settles by hand. */
-function fakeLog() {
+function fakeLog(messagesPerDelta = 1) {
   const appended: Appended[] = [];
   const settle = new Map<number, { ok(): void; fail(): void }>();
   const log = {
@@ -31,14 +31,16 @@ function fakeLog() {
         settle.set(entry.seq, { ok: () => resolve({ streamSeq: entry.seq }), fail: () => reject(new Error("the stream has no leader")) });
       });
     },
+    messagesFor: () => messagesPerDelta,
+    messagesBetweenSnapshots: 32,
     purgeActor: () => Promise.resolve(),
     stats: () => ({ appendLatencyP50Ms: 0, appendLatencyP99Ms: 0 }),
   } as unknown as EventLog;
   return { log, appended, settle: (seq: number) => settle.get(seq) as { ok(): void; fail(): void } };
 }
 
-function setup() {
-  const f = fakeLog();
+function setup(messagesPerDelta = 1) {
+  const f = fakeLog(messagesPerDelta);
   let epoch = 3;
   const replicator = new Replicator({
     selfId: "n1",
@@ -124,4 +126,22 @@ test("after the node takes a partition over again, the actor's first append is a
   settle(3).ok();
   await third;
   replicator.close();
+});
+
+test("snapshots come often enough that the last one stays within the log's per-actor retention", async (t) => {
+  // One-message deltas: a snapshot every 33 turns (32 deltas between). Deltas in pieces count as many.
+  for (const [perDelta, every] of [
+    [1, 33],
+    [10, 4],
+  ] as const) {
+    const { turn, settle, appended, replicator } = setup(perDelta);
+    for (let seq = 1; seq <= 2 * every + 1; seq++) {
+      const p = turn(seq);
+      settle(seq).ok();
+      await p;
+    }
+    const snapshots = appended.filter((a) => a.kind === "snapshot").map((a) => a.seq);
+    t.deepEqual(snapshots, [1, 1 + every, 1 + 2 * every], `${perDelta} message(s) per delta`);
+    replicator.close();
+  }
 });

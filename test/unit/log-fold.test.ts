@@ -1,6 +1,6 @@
 import test from "ava";
 import pino from "pino";
-import { encodeEntry, encodeMarker } from "../../framework/src/replication/log/codec.js";
+import { encodeEntry, encodeMarker, encodePieces } from "../../framework/src/replication/log/codec.js";
 import { PartitionFold, type RawMessage } from "../../framework/src/replication/log/fold.js";
 import { actorSubject, markerSubject } from "../../framework/src/replication/log/subjects.js";
 import type { LogEntry } from "../../framework/src/replication/log/types.js";
@@ -74,4 +74,42 @@ test("a real gap still stops replay at the last entry that follows on", (t) => {
   t.deepEqual(r.order, ["s1", "d2", "d4"]);
   t.deepEqual(r.state, { items: ["a", "b"] });
   t.is(r.seq, 2);
+});
+
+/** An entry stored in pieces of `part` bytes: one raw message per piece. */
+function pieces(kind: LogEntry["kind"], seq: number, payload: unknown, part: number, epoch = 1): RawMessage[] {
+  const entry: LogEntry = { kind, actorType: "cart", actorId: "a", partition: P, epoch, seq, payload: Buffer.from(stringify(payload)) };
+  return encodePieces(entry, part).map((data) => ({ subject: actorSubject(CLUSTER, P, "cart", "a"), streamSeq: ++streamSeq, data }));
+}
+const bigState = (seq: number, n: number) => ({ state: { items: Array.from({ length: n }, (_, i) => `item-${i}`) }, timers: [], timerSeq: 0, lastUsed: seq });
+
+test("an entry stored in pieces is read as one, whatever order its pieces landed in", (t) => {
+  const parts = pieces("snapshot", 1, bigState(1, 200), 500);
+  t.true(parts.length > 3);
+  const shuffled = [parts[2], parts[0], ...parts.slice(3).reverse(), parts[1]] as RawMessage[];
+  const r = fold([...shuffled, push(2, "more")]);
+  t.deepEqual(r.order, ["s1", "d2"]);
+  t.is((r.state as { items: string[] }).items.length, 201);
+  t.is((r.state as { items: string[] }).items[199], "item-199");
+});
+
+test("a snapshot whose pieces did not all land is not used: the last complete one is", (t) => {
+  const complete = pieces("snapshot", 1, bigState(1, 50), 300);
+  const partial = pieces("snapshot", 3, bigState(3, 60), 300).slice(0, -1); // its writer died before the last piece
+  const r = fold([...complete, push(2, "b"), ...partial]);
+  t.deepEqual(r.order, ["s1", "d2"]);
+  t.is((r.state as { items: string[] }).items.length, 51);
+});
+
+test("a piece that contradicts the other pieces of its entry, or is malformed, is skipped and counted", (t) => {
+  const parts = pieces("snapshot", 1, bigState(1, 50), 300);
+  const other = pieces("snapshot", 1, bigState(1, 300), 300); // same (epoch, seq), another piece count
+  const f = new PartitionFold(`berth.${CLUSTER}.log.`, P, 100);
+  const garbage = new Uint8Array(parts[0]?.data ?? []);
+  garbage[22] = 0;
+  garbage[23] = 0; // n = 0
+  for (const m of [parts[0], other[other.length - 1], { ...(parts[1] as RawMessage), data: garbage }, ...parts.slice(1)] as RawMessage[]) f.add(m);
+  t.not(other.length, parts.length);
+  t.is(f.malformed, 2);
+  t.is(f.result().get("cart/a")?.[0]?.seq, 1, "the consistent pieces still make the entry");
 });

@@ -82,7 +82,6 @@ class Channel {
   constructor(readonly target: string) {}
 }
 
-const LOG_SNAPSHOT_EVERY = 32;
 const MAX_ITEMS_PER_MESSAGE = 500;
 
 /**
@@ -99,11 +98,12 @@ export class Replicator {
   /** The last item encoded, so an item queued for several backups is encoded once. */
   private lastEncoded: { readonly item: ReplItem; readonly wire: readonly WireItem[] } | null = null;
   /**
-   * Per actor key: the highest sequence the event log acknowledged, and the ownership epoch it
-   * was written in. Absent, or from an earlier ownership of the partition: the next append is a
-   * snapshot (the log may have moved on, or missed appends, while another node owned it).
+   * Per actor key, what this node wrote of it to the event log: in which ownership epoch, the
+   * highest sequence acknowledged, and the messages appended since the last snapshot. Absent, or
+   * from an earlier ownership of the partition: the next append is a snapshot (the log may have
+   * moved on, or missed appends, while another node owned it).
    */
-  private readonly logged = new Map<string, { seq: number; epoch: number }>();
+  private readonly logState = new Map<string, { readonly epoch: number; acked: number; since: number }>();
   /** Actors whose last append failed: their next append is a snapshot, whatever succeeds meanwhile. */
   private readonly logBroken = new Set<string>();
   /**
@@ -199,8 +199,8 @@ export class Replicator {
     if (plan.syncLog) {
       const eventLog = this.deps.eventLog();
       if (eventLog === null) waits.push(Promise.reject(new ReplicationError("the event log is not available on this node")));
-      else if ((this.logged.get(key)?.seq ?? -1) < seq) {
-        this.logged.delete(key); // a snapshot: the log holds the whole state at `seq` however earlier appends went
+      else if ((this.logState.get(key)?.acked ?? -1) < seq) {
+        this.logState.delete(key); // a snapshot: the log holds the whole state at `seq` however earlier appends went
         waits.push(this.appendToLog(eventLog, { act, handler: "retry", seq, call: undefined, delta: null, timersChanged: false, destroyed: false }, key));
       }
     }
@@ -456,7 +456,7 @@ export class Replicator {
 
   private forget(key: string): void {
     for (const ch of this.channels.values()) ch.acked.delete(key);
-    this.logged.delete(key);
+    this.logState.delete(key);
     this.logBroken.delete(key);
   }
 
@@ -468,12 +468,30 @@ export class Replicator {
    * fails with it (its caller retries, and the retry writes a snapshot).
    */
   private appendToLog(eventLog: EventLog, turn: CommittedTurn, key: string): Promise<void> {
-    const epoch = this.deps.ownershipEpoch(turn.act.partition);
-    const last = this.logged.get(key);
-    const snapshot = !turn.destroyed && (last === undefined || last.epoch !== epoch || this.logBroken.has(key) || turn.seq % LOG_SNAPSHOT_EVERY === 0);
-    if (snapshot) this.logBroken.delete(key);
-    const before = snapshot || turn.destroyed ? undefined : this.logTail.get(key);
-    const own = this.appendEntry(eventLog, turn, key, snapshot, epoch);
+    const { act } = turn;
+    const epoch = this.deps.ownershipEpoch(act.partition);
+    let kind: "delta" | "snapshot" | "tombstone" = "tombstone";
+    let payload = Buffer.from("{}");
+    if (!turn.destroyed) {
+      let st = this.logState.get(key);
+      let snapshot = st === undefined || st.epoch !== epoch || this.logBroken.has(key);
+      let messages = 0;
+      if (!snapshot) {
+        payload = Buffer.from(stringify({ d: turn.delta ?? [], ...(turn.timersChanged ? { tm: act.timers, ts: act.timerSeq } : {}), ...(turn.call ? { c: turn.call } : {}), lu: act.lastUsed }), "utf8");
+        messages = eventLog.messagesFor(payload.length);
+        // Snapshots bound replay, and keep the last one within the stream's per-actor retention.
+        snapshot = (st?.since ?? 0) + messages > eventLog.messagesBetweenSnapshots;
+      }
+      if (snapshot) {
+        payload = Buffer.from(stringify(act.toRecord()), "utf8");
+        this.logBroken.delete(key);
+        st = { epoch, acked: st?.epoch === epoch ? st.acked : -1, since: 0 };
+        this.logState.set(key, st);
+      } else (st as { since: number }).since += messages;
+      kind = snapshot ? "snapshot" : "delta";
+    }
+    const before = kind === "delta" ? this.logTail.get(key) : undefined;
+    const own = this.appendEntry(eventLog, turn, key, kind, payload, epoch);
     const done = before === undefined ? own : Promise.all([before, own]).then(() => undefined);
     this.logTail.set(key, done);
     const settle = (): void => {
@@ -483,33 +501,16 @@ export class Replicator {
     return done;
   }
 
-  private async appendEntry(eventLog: EventLog, turn: CommittedTurn, key: string, snapshot: boolean, epoch: number): Promise<void> {
+  private async appendEntry(eventLog: EventLog, turn: CommittedTurn, key: string, kind: "delta" | "snapshot" | "tombstone", payload: Buffer, epoch: number): Promise<void> {
     const { act } = turn;
-    const payload = Buffer.from(
-      turn.destroyed
-        ? "{}"
-        : snapshot
-          ? stringify(act.toRecord())
-          : stringify({ d: turn.delta ?? [], ...(turn.timersChanged ? { tm: act.timers, ts: act.timerSeq } : {}), ...(turn.call ? { c: turn.call } : {}), lu: act.lastUsed }),
-      "utf8",
-    );
     try {
-      const ack = await eventLog.append({
-        kind: turn.destroyed ? "tombstone" : snapshot ? "snapshot" : "delta",
-        actorType: act.type.name,
-        actorId: act.id,
-        partition: act.partition,
-        epoch,
-        seq: turn.seq,
-        payload,
-      });
+      const ack = await eventLog.append({ kind, actorType: act.type.name, actorId: act.id, partition: act.partition, epoch, seq: turn.seq, payload });
       if (turn.destroyed) {
         // The history ends here: delete it, up to this tombstone only (see destroyedPassive).
         eventLog.purgeActor(act.type.name, act.id, act.partition, { before: ack.streamSeq + 1 }).catch((err: unknown) => this.deps.log.debug({ err, actor: act.type.name, id: act.id }, "could not purge a destroyed actor's log entries"));
       } else {
-        const held = this.logged.get(key);
-        if (held === undefined || held.epoch !== epoch) this.logged.set(key, { seq: turn.seq, epoch });
-        else if (turn.seq > held.seq) held.seq = turn.seq;
+        const st = this.logState.get(key);
+        if (st !== undefined && st.epoch === epoch && turn.seq > st.acked) st.acked = turn.seq;
       }
       this.stats.logAppends++;
       this.stats.bytes += payload.length;

@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { ConfigError, PayloadTooLargeError } from "../../errors.js";
 import { clusterReplicas } from "../../membership/NatsStores.js";
-import { encodeEntry, encodeMarker, isValidEpoch, isValidKind, isValidSeq, MAX_NODE_CHARS } from "./codec.js";
+import { encodeEntry, encodeMarker, encodePieces, ENTRY_HEADER_BYTES, isValidEpoch, isValidKind, isValidSeq, MAX_NODE_CHARS } from "./codec.js";
 import { EventLogClosedError, EventLogUnavailableError, InvalidLogEntryError } from "./errors.js";
 import { PartitionFold, type RawMessage } from "./fold.js";
 import { LatencyWindow } from "./latency.js";
@@ -38,6 +38,8 @@ const ATTEMPT_TIMEOUT_MS = 2_000;
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3_600_000;
 /** Bytes a message's headers take besides the message id (`NATS/1.0\r\nNats-Msg-Id: …\r\n\r\n`). */
 const HEADER_OVERHEAD = 32;
+/** What a piece's message keeps free besides its part of the payload: piece header, message id (≤ ~1.5 KB: a 256-character id of 4-byte characters, base64url) and headers. */
+const PIECE_MARGIN = 2_048;
 
 /**
  * Opens (creating if needed) the cluster's event log: the JetStream stream `berth_<cluster>_log`.
@@ -66,7 +68,7 @@ export async function openEventLog(nc: NatsConnection, options: EventLogOptions)
   options.log.debug({ stream: name, replicas: info.config.num_replicas, maxEntriesPerActor }, "event log open");
   const readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   if (!Number.isInteger(readTimeoutMs) || readTimeoutMs < 100) throw new ConfigError(`event log: readTimeoutMs must be at least 100 ms, got ${readTimeoutMs}`);
-  return new NatsEventLog(nc, jsm, jetstream(nc, { timeout: ATTEMPT_TIMEOUT_MS }), cluster, options.log, readTimeoutMs, info.config.num_replicas > 1);
+  return new NatsEventLog(nc, jsm, jetstream(nc, { timeout: ATTEMPT_TIMEOUT_MS }), cluster, options.log, readTimeoutMs, info.config.num_replicas > 1, info.config.max_msgs_per_subject > 0 ? info.config.max_msgs_per_subject : maxEntriesPerActor);
 }
 
 /** The event log on a JetStream stream. See `EventLog` for the contract and `openEventLog` to get one. */
@@ -77,6 +79,9 @@ export class NatsEventLog implements EventLog {
   private readonly durations = new Histogram(LATENCY_BUCKETS);
   private readonly counters = { appends: 0, appendRetries: 0, appendFailures: 0, malformed: 0, bytesAppended: 0, fenced: 0, truncatedReads: 0 };
   private closed = false;
+  /** The most pieces one entry may take (a quarter of the per-actor retention). */
+  private readonly maxPieces: number;
+  readonly messagesBetweenSnapshots: number;
   private readonly scheduler: ReadScheduler<Map<string, StoredEntry[]>>;
 
   constructor(
@@ -87,7 +92,11 @@ export class NatsEventLog implements EventLog {
     private readonly log: Logger,
     private readonly readTimeoutMs = DEFAULT_READ_TIMEOUT_MS,
     private readonly replicated = true,
+    /** The stream's max_msgs_per_subject. */
+    private readonly entriesPerActor = 64,
   ) {
+    this.maxPieces = Math.max(1, Math.floor(entriesPerActor / 4));
+    this.messagesBetweenSnapshots = Math.max(1, Math.floor(entriesPerActor / 2));
     this.stream = streamName(cluster);
     this.prefix = `berth.${cluster}.log.`;
     this.scheduler = new ReadScheduler({
@@ -108,10 +117,25 @@ export class NatsEventLog implements EventLog {
     if (!(entry.payload instanceof Uint8Array)) throw new InvalidLogEntryError("payload must be a Uint8Array");
     const encodedId = encodeActorId(entry.actorId);
     const msgID = `${entry.actorType}:${encodedId}:${entry.epoch}:${entry.seq}`;
-    const body = encodeEntry(entry);
-    this.checkSize(body, msgID, `log entry of ${entry.actorType}/${entry.actorId}`);
+    const subject = actorSubject(this.cluster, entry.partition, entry.actorType, entry.actorId);
+    const what = `${entry.kind} ${entry.actorType}/${entry.actorId} seq ${entry.seq}`;
     const started = performance.now();
-    const ack = await this.publish(actorSubject(this.cluster, entry.partition, entry.actorType, entry.actorId), body, msgID, `${entry.kind} ${entry.actorType}/${entry.actorId} seq ${entry.seq}`, options?.timeoutMs);
+    let ack: { streamSeq: number };
+    if (ENTRY_HEADER_BYTES + entry.payload.length + msgID.length + HEADER_OVERHEAD <= this.limit()) {
+      ack = await this.publish(subject, encodeEntry(entry), msgID, what, options?.timeoutMs);
+    } else {
+      // Too large for one message: pieces, published back to back (one turn, in order); each is
+      // retried on its own with its own message id, so they may land in any order (reads join them).
+      const n = this.messagesFor(entry.payload.length);
+      if (entry.kind === "tombstone" || !Number.isFinite(n)) {
+        this.counters.appendFailures++;
+        throw new PayloadTooLargeError(this.maxPieces * this.partBytes(), entry.payload.length, `log entry of ${entry.actorType}/${entry.actorId} (at most ${this.maxPieces} pieces of ${this.partBytes()} bytes; maxEntriesPerActor / 4)`);
+      }
+      const pieces = encodePieces(entry, this.partBytes());
+      const acks = await Promise.all(pieces.map((body, x) => this.publish(subject, body, `${msgID}:p${x}`, `${what} piece ${x + 1} of ${pieces.length}`, options?.timeoutMs)));
+      ack = acks[acks.length - 1] as { streamSeq: number };
+      for (const a of acks) if (a.streamSeq > ack.streamSeq) ack = a;
+    }
     const ms = performance.now() - started;
     this.latency.add(ms);
     this.durations.observe(ms / 1000);
@@ -258,13 +282,20 @@ export class NatsEventLog implements EventLog {
     }
   }
 
-  private checkSize(body: Uint8Array, msgID: string, what: string): void {
-    const limit = this.nc.info?.max_payload ?? 1024 * 1024;
-    const size = body.length + msgID.length + HEADER_OVERHEAD;
-    if (size > limit) {
-      this.counters.appendFailures++; // counted as the contract of EventLogStats.appendFailures says
-      throw new PayloadTooLargeError(limit, size, what);
-    }
+  messagesFor(payloadBytes: number): number {
+    if (ENTRY_HEADER_BYTES + payloadBytes + PIECE_MARGIN <= this.limit()) return 1;
+    const n = Math.ceil(payloadBytes / this.partBytes());
+    return n <= this.maxPieces ? n : Number.POSITIVE_INFINITY;
+  }
+
+  /** The server's max_payload. */
+  private limit(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
+  /** Payload bytes per piece. */
+  private partBytes(): number {
+    return this.limit() - PIECE_MARGIN;
   }
 
   private checkOpen(): void {

@@ -4,12 +4,19 @@
  * and skip anything else; nothing here throws on bad input (decoders return a reason instead).
  *
  *   entry   "BL" 0x01 kind(1: delta, 2: snapshot, 3: tombstone) epoch(f64 BE) seq(f64 BE) payload…
+ *   piece   "BP" 0x01 kind epoch(f64 BE) seq(f64 BE) x(u16 BE) n(u16 BE) part of the payload…
  *   marker  "BM" 0x01 0x00 epoch(f64 BE) nodeLength(u16 BE) node(UTF-8)
+ *
+ * An entry too large for one message (above the server's max_payload) is stored as n pieces,
+ * x = 0..n-1, on the entry's subject; reads join them (fold.ts) and see one entry.
  */
 
 import type { LogEntry } from "./types.js";
 
 export const ENTRY_HEADER_BYTES = 20;
+export const PIECE_HEADER_BYTES = 24;
+/** The most pieces a read accepts for one entry (writers stay far below: see NatsEventLog). */
+export const MAX_PIECES = 4096;
 const MARKER_HEADER_BYTES = 14;
 export const MAX_NODE_CHARS = 128;
 const KINDS = ["delta", "snapshot", "tombstone"] as const;
@@ -61,6 +68,56 @@ export function decodeEntry(data: Uint8Array): DecodedEntry | string {
   if (!isValidEpoch(epoch)) return "entry epoch out of range";
   if (!isValidSeq(seq)) return "entry seq out of range";
   return { kind, epoch, seq, payload: data.subarray(ENTRY_HEADER_BYTES) };
+}
+
+/** The pieces of an entry whose payload is split into parts of at most `partBytes`. */
+export function encodePieces(entry: LogEntry, partBytes: number): Uint8Array[] {
+  const n = Math.max(1, Math.ceil(entry.payload.length / partBytes));
+  if (n > MAX_PIECES) throw new RangeError(`an entry of ${entry.payload.length} bytes needs more than ${MAX_PIECES} pieces`);
+  const out: Uint8Array[] = [];
+  for (let x = 0; x < n; x++) {
+    const part = entry.payload.subarray(x * partBytes, (x + 1) * partBytes);
+    const body = new Uint8Array(PIECE_HEADER_BYTES + part.length);
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    body[0] = 0x42; // B
+    body[1] = 0x50; // P
+    body[2] = 1;
+    body[3] = KINDS.indexOf(entry.kind) + 1;
+    view.setFloat64(4, entry.epoch);
+    view.setFloat64(12, entry.seq);
+    view.setUint16(20, x);
+    view.setUint16(22, n);
+    body.set(part, PIECE_HEADER_BYTES);
+    out.push(body);
+  }
+  return out;
+}
+
+export interface DecodedPiece extends DecodedEntry {
+  readonly x: number;
+  readonly n: number;
+}
+
+export function isPiece(data: Uint8Array): boolean {
+  return data.length >= 2 && data[0] === 0x42 && data[1] === 0x50;
+}
+
+/** The piece in a message body, or a reason why it is not one. `payload` is this piece's part (a view). */
+export function decodePiece(data: Uint8Array): DecodedPiece | string {
+  if (data.length < PIECE_HEADER_BYTES) return "piece shorter than its header";
+  if (data[0] !== 0x42 || data[1] !== 0x50) return "not a piece (bad magic)";
+  if (data[2] !== 1) return `unknown piece version ${data[2]}`;
+  const kind = KINDS[(data[3] ?? 0) - 1];
+  if (kind === undefined || kind === "tombstone") return `a piece cannot be of kind ${data[3]}`;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const epoch = view.getFloat64(4);
+  const seq = view.getFloat64(12);
+  const x = view.getUint16(20);
+  const n = view.getUint16(22);
+  if (!isValidEpoch(epoch)) return "piece epoch out of range";
+  if (!isValidSeq(seq)) return "piece seq out of range";
+  if (n < 2 || n > MAX_PIECES || x >= n) return `piece ${x} of ${n} is out of range`;
+  return { kind, epoch, seq, x, n, payload: data.subarray(PIECE_HEADER_BYTES) };
 }
 
 export function encodeMarker(epoch: number, node: string): Uint8Array {

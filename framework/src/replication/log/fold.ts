@@ -1,4 +1,4 @@
-import { decodeEntry, decodeMarker } from "./codec.js";
+import { decodeEntry, decodeMarker, decodePiece, isPiece, type DecodedEntry, type DecodedPiece } from "./codec.js";
 import { parseSubject } from "./subjects.js";
 import type { StoredEntry } from "./types.js";
 
@@ -48,7 +48,8 @@ export class PartitionFold {
       if (marker.epoch > this.fence) this.fence = marker.epoch;
       return;
     }
-    const entry = decodeEntry(msg.data);
+    const piece = isPiece(msg.data) ? decodePiece(msg.data) : null;
+    const entry = piece ?? decodeEntry(msg.data);
     if (typeof entry === "string") return this.bad(`${entry} (stream seq ${msg.streamSeq})`);
     if (entry.epoch < this.fence) {
       this.fenced++;
@@ -61,28 +62,56 @@ export class PartitionFold {
         this.dropped++;
         return;
       }
-      actor = { entries: [], floorEpoch: -1, floorSeq: 0 };
+      actor = { entries: [], floorEpoch: -1, floorSeq: 0, open: null };
       this.actors.set(key, actor);
     }
     if (!above(entry, actor.floorEpoch, actor.floorSeq)) return; // superseded by a snapshot or tombstone already read
-    if (entry.kind === "tombstone") {
-      raiseFloor(actor, entry.epoch, entry.seq);
+    let whole: DecodedEntry = entry;
+    if (piece !== null && typeof piece !== "string") {
+      const joined = this.join(actor, piece, msg.streamSeq);
+      if (joined === null) return;
+      whole = joined;
+    }
+    if (whole.kind === "tombstone") {
+      raiseFloor(actor, whole.epoch, whole.seq);
       return;
     }
     const stored: StoredEntry = {
-      kind: entry.kind,
+      kind: whole.kind,
       actorType: parsed.actorType,
       actorId: parsed.actorId,
       partition: parsed.partition,
-      epoch: entry.epoch,
-      seq: entry.seq,
-      payload: entry.payload.slice(),
+      epoch: whole.epoch,
+      seq: whole.seq,
+      payload: piece === null ? whole.payload.slice() : whole.payload,
       streamSeq: msg.streamSeq,
     };
-    if (entry.kind === "snapshot") {
-      raiseFloor(actor, entry.epoch, entry.seq);
+    if (whole.kind === "snapshot") {
+      raiseFloor(actor, whole.epoch, whole.seq);
       actor.entries.unshift(stored);
     } else actor.entries.push(stored);
+  }
+
+  /** Adds a piece; returns the whole entry once every piece is in (they may land in any order), else null. */
+  private join(actor: History, piece: DecodedPiece, streamSeq: number): DecodedEntry | null {
+    const id = `${piece.epoch}:${piece.seq}`;
+    actor.open ??= new Map();
+    let open = actor.open.get(id);
+    if (open === undefined) {
+      open = { kind: piece.kind, n: piece.n, parts: new Array<Uint8Array | undefined>(piece.n), got: 0 };
+      actor.open.set(id, open);
+      // An entry whose other pieces never come (its writer died mid-way) is forgotten eventually.
+      if (actor.open.size > MAX_OPEN_PER_ACTOR) actor.open.delete(actor.open.keys().next().value as string);
+    }
+    if (open.n !== piece.n || open.kind !== piece.kind) {
+      this.bad(`piece ${piece.x} of ${piece.n} does not match the other pieces of seq ${piece.seq} (stream seq ${streamSeq})`);
+      return null;
+    }
+    if (open.parts[piece.x] !== undefined) return null; // stored twice (a retry outside the dedupe window)
+    open.parts[piece.x] = piece.payload.slice();
+    if (++open.got < open.n) return null;
+    actor.open.delete(id);
+    return { kind: piece.kind, epoch: piece.epoch, seq: piece.seq, payload: Buffer.concat(open.parts as Uint8Array[]) };
   }
 
   /**
@@ -109,7 +138,12 @@ interface History {
   entries: StoredEntry[];
   floorEpoch: number;
   floorSeq: number;
+  /** Entries stored in pieces, by `epoch:seq`, while some of their pieces are still to come. */
+  open: Map<string, { readonly kind: DecodedEntry["kind"]; readonly n: number; readonly parts: Array<Uint8Array | undefined>; got: number }> | null;
 }
+
+/** Entries in pieces one actor may have open at once (one is being written at a time). */
+const MAX_OPEN_PER_ACTOR = 4;
 
 function above(e: { readonly epoch: number; readonly seq: number }, epoch: number, seq: number): boolean {
   return e.epoch > epoch || (e.epoch === epoch && e.seq > seq);
@@ -120,4 +154,10 @@ function raiseFloor(h: History, epoch: number, seq: number): void {
   h.floorEpoch = epoch;
   h.floorSeq = seq;
   h.entries = h.entries.filter((e) => above(e, epoch, seq));
+  if (h.open !== null) {
+    for (const id of h.open.keys()) {
+      const [e, s] = id.split(":").map(Number) as [number, number];
+      if (!above({ epoch: e, seq: s }, epoch, seq)) h.open.delete(id);
+    }
+  }
 }

@@ -59,6 +59,19 @@ export interface EventLog {
    */
   append(entry: LogEntry, options?: { timeoutMs?: number }): Promise<{ streamSeq: number }>;
   /**
+   * How many stream messages an entry with `payloadBytes` of payload takes: 1, or the number of
+   * pieces a larger one is split into (msgIDs `…:<seq>:p<x>`), or Infinity when it is larger than
+   * the log stores (`append` refuses it with PayloadTooLargeError). Pieces count against the
+   * stream's per-actor retention like entries.
+   */
+  messagesFor(payloadBytes: number): number;
+  /**
+   * The most messages a writer should append for an actor between two snapshots: with the
+   * largest entries allowed, the last complete snapshot then stays within the per-actor
+   * retention (`maxEntriesPerActor`) while the next one is being written.
+   */
+  readonly messagesBetweenSnapshots: number;
+  /**
    * Records that `node` owns `partition` from `epoch` on. Entries of this partition with a lower
    * epoch that land in the stream AFTER this marker are ignored by every read. Same retry and
    * idempotency rules (msgID `marker:${partition}:${epoch}`).
@@ -99,7 +112,10 @@ export interface EventLogOptions {
   cluster: string;
   /** Default: 3 if the NATS server is clustered else 1, falling back to 1 (with a warning) if R3 cannot be placed. */
   replicas?: number;
-  /** Default 64: the stream's max_msgs_per_subject. */
+  /**
+   * Default 64: the stream's max_msgs_per_subject. An entry may take up to a quarter of it in
+   * pieces (16 × max_payload, 16 MiB on a default server); writers snapshot every half of it.
+   */
   maxEntriesPerActor?: number;
   /** Milliseconds, default 7 days: the stream's max_age. */
   maxAge?: number;
