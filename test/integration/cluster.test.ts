@@ -52,7 +52,7 @@ test.serial("a gateway routes every call to the owner and hosts nothing", async 
 test.serial("node processes: a late joiner joins, SIGTERM leaves, SIGKILL is declared down within the detection time", async (t) => {
   const cluster = uniqueCluster();
   const a = await spawnNode({ app: APP, urls: nats.urls, cluster, id: "a" });
-  const b = await spawnNode({ app: APP, urls: nats.urls, cluster, id: "b" });
+  const b = await spawnNode({ app: APP, urls: nats.urls, cluster, id: "b", args: ["--shutdown-timeout", "45s"] }); // a duration is accepted too
   const [observer] = await inProcessNodes(t, 1, cluster, nats.urls, ["gateway"]);
   const gw = observer as ClusterNode;
   await waitFor(() => gw.view.members.length === 3, 5_000, "a, b and the gateway in the view");

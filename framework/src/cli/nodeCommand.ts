@@ -10,6 +10,7 @@ import { createHttpNode } from "../http/createHttpNode.js";
 import { appEntry, loadApp } from "./loadApp.js";
 import { addNatsAuthOptions, natsAuthFrom, type NatsAuthFlags } from "./natsAuth.js";
 import { resolveNatsUrls } from "./natsUrls.js";
+import { toMillis, type Duration } from "../time/duration.js";
 
 /** `berth node`: runs one node of an app against a NATS cluster until SIGTERM/SIGINT. */
 export function registerNode(program: Command): void {
@@ -24,7 +25,7 @@ export function registerNode(program: Command): void {
     .option("--cluster <name>", "cluster name: nodes on the same NATS with the same name form one cluster", "berth")
     .option("--capacity <n>", "relative weight in placement", "1")
     .option("--log-level <level>", "trace, debug, info, warn, error", process.env.BERTH_LOG_LEVEL ?? "info")
-    .option("--shutdown-timeout <ms>", "how long a graceful stop may take before the process exits anyway", "30000")
+    .option("--shutdown-timeout <duration>", "how long a graceful stop may take before the process exits anyway (ms, or e.g. 45s); the node waits for its partitions to be taken for up to the smaller of this less 5 s and 80% of it", "30000")
     .option("--http <[host:]port>", "serve the app's HTTP routes (worker) or forward them (gateway) on this address; port 0 picks a free one")
     .option("--http-advertise <url>", "the URL other nodes use to reach this node's HTTP port (default http://<host>:<port>)")
     .option("--cookie-secure", "mark the session cookie Secure (behind HTTPS); also BERTH_COOKIE_SECURE=1")
@@ -33,6 +34,7 @@ export function registerNode(program: Command): void {
       if (opts.role !== "worker" && opts.role !== "gateway") throw new ConfigError(`--role must be worker or gateway; got ${opts.role}`);
       const capacity = Number(opts.capacity);
       if (!(capacity > 0)) throw new ConfigError(`--capacity must be a positive number; got ${opts.capacity}`);
+      const stopLimitMs = parseStopLimit(opts.shutdownTimeout);
       const app = await loadApp(opts.app);
       const log = createLogger({ level: opts.logLevel, bindings: opts.id ? { node: opts.id } : {} });
       const nodeOptions = {
@@ -42,6 +44,8 @@ export function registerNode(program: Command): void {
         cluster: opts.cluster,
         roles: [opts.role as Role],
         capacity,
+        // The hand-over wait fits inside the hard limit, leaving time to close the connections.
+        shutdownTimeout: handOverWaitMs(stopLimitMs),
         logger: log,
         ...(opts.id ? { id: opts.id } : {}),
       };
@@ -68,9 +72,9 @@ export function registerNode(program: Command): void {
         stopping = true;
         log.info({ signal }, "stopping");
         const limit = setTimeout(() => {
-          log.error({ timeoutMs: Number(opts.shutdownTimeout) }, "graceful stop took too long; exiting anyway");
+          log.error({ timeoutMs: stopLimitMs }, "graceful stop took too long; exiting anyway");
           process.exit(1);
-        }, Number(opts.shutdownTimeout));
+        }, stopLimitMs);
         limit.unref();
         (served ?? node).stop().then(
           () => process.exit(0),
@@ -94,4 +98,22 @@ export function registerNode(program: Command): void {
       }
       await new Promise<never>(() => undefined); // serve until a signal ends the process
     });
+}
+
+/** How long a stopping node waits for its partitions to be taken, within a hard stop limit of `limitMs`. */
+export function handOverWaitMs(limitMs: number): number {
+  const wait = Math.min(limitMs - 5_000, Math.floor(limitMs * 0.8));
+  return wait > 0 ? wait : Math.floor(limitMs / 2);
+}
+
+/** `--shutdown-timeout`: milliseconds or a duration such as "45s", at least one second. */
+function parseStopLimit(value: string): number {
+  let ms: number;
+  try {
+    ms = toMillis(value as Duration, "--shutdown-timeout");
+  } catch {
+    ms = Number.NaN;
+  }
+  if (!(ms >= 1_000)) throw new ConfigError(`--shutdown-timeout must be at least 1000 ms, as a number of ms or a duration like "45s"; got ${JSON.stringify(value)}`);
+  return Math.round(ms);
 }
