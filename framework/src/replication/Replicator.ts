@@ -473,22 +473,23 @@ export class Replicator {
     let kind: "delta" | "snapshot" | "tombstone" = "tombstone";
     let payload = Buffer.from("{}");
     if (!turn.destroyed) {
-      let st = this.logState.get(key);
-      let snapshot = st === undefined || st.epoch !== epoch || this.logBroken.has(key);
-      let messages = 0;
-      if (!snapshot) {
+      const st = this.logState.get(key);
+      const continues = st !== undefined && st.epoch === epoch && !this.logBroken.has(key);
+      if (continues) {
         payload = Buffer.from(stringify({ d: turn.delta ?? [], ...(turn.timersChanged ? { tm: act.timers, ts: act.timerSeq } : {}), ...(turn.call ? { c: turn.call } : {}), lu: act.lastUsed }), "utf8");
-        messages = eventLog.messagesFor(payload.length);
+        const messages = eventLog.messagesFor(payload.length);
         // Snapshots bound replay, and keep the last one within the stream's per-actor retention.
-        snapshot = (st?.since ?? 0) + messages > eventLog.messagesBetweenSnapshots;
+        if (st.since + messages <= eventLog.messagesBetweenSnapshots) {
+          st.since += messages;
+          kind = "delta";
+        }
       }
-      if (snapshot) {
+      if (kind !== "delta") {
+        kind = "snapshot";
         payload = Buffer.from(stringify(act.toRecord()), "utf8");
         this.logBroken.delete(key);
-        st = { epoch, acked: st?.epoch === epoch ? st.acked : -1, since: 0 };
-        this.logState.set(key, st);
-      } else (st as { since: number }).since += messages;
-      kind = snapshot ? "snapshot" : "delta";
+        this.logState.set(key, { epoch, acked: st?.epoch === epoch ? st.acked : -1, since: 0 });
+      }
     }
     const before = kind === "delta" ? this.logTail.get(key) : undefined;
     const own = this.appendEntry(eventLog, turn, key, kind, payload, epoch);
