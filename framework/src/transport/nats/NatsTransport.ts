@@ -3,6 +3,11 @@ import { DeadlineExceededError, NodeUnreachableError } from "../../errors.js";
 import type { RequestHandler, Transport } from "../types.js";
 import { BATCH_HEADER, decodeBatch, encodeBatch, isBatch, itemSize, MAX_BATCH_ITEMS, type BatchItem } from "./batchFrame.js";
 
+/** Where a transport says that its connection came back (the payload is its node id). */
+const RELINKED_TOPIC = "_relinked";
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+
 interface Pending {
   readonly target: string;
   readonly deadline: number;
@@ -34,6 +39,13 @@ export function clusterSubjects(cluster: string, service = "rpc") {
  * Requests to one node, and replies to one caller, that are ready in the same event-loop turn
  * leave as one NATS message (see batchFrame.ts); a lone one leaves as itself. Nothing waits
  * for a batch to fill: the outbox is flushed at the end of every turn that filled it.
+ *
+ * A connection that drops and comes back (its server died, the client moved to another) may
+ * have lost requests and replies in flight: NATS core delivers at most once. So when this
+ * connection is re-established, every request waiting for a reply fails at once with "no
+ * reply" (`DeadlineExceededError`, the outcome unknown: callers retry with the same call id),
+ * instead of after its whole timeout; and the transport says so on the cluster's `_relinked`
+ * topic, so that the other nodes do the same for their requests to this one.
  */
 export class NatsTransport implements Transport {
   private readonly subjects: ReturnType<typeof clusterSubjects>;
@@ -57,6 +69,8 @@ export class NatsTransport implements Transport {
   private readonly batches = new Map<string, string[]>();
   /** Batch frames that failed validation (counted, dropped). */
   malformedBatches = 0;
+  /** Times this connection was re-established (each failed the requests in flight). */
+  relinks = 0;
 
   /**
    * @param options.service requests of this transport go to `berth.<cluster>.<service>.<node>`
@@ -73,6 +87,9 @@ export class NatsTransport implements Transport {
     this.inbox = createInbox();
     const replies = nc.subscribe(`${this.inbox}.*`, { callback: (_err, msg) => this.onReply(msg) });
     this.subs.add(replies);
+    const relinked = nc.subscribe(this.subjects.topic(RELINKED_TOPIC), { callback: (_err, msg) => this.onRelinked(msg.data) });
+    this.subs.add(relinked);
+    void this.watchConnection();
     this.sweeper = setInterval(() => this.sweep(), 50);
     this.sweeper.unref();
   }
@@ -200,6 +217,46 @@ export class NatsTransport implements Transport {
       if (p === undefined) continue;
       this.pending.delete(item.id);
       p.resolve(item.payload);
+    }
+  }
+
+  /** Fails the requests in flight when this connection comes back, and tells the other nodes. */
+  private async watchConnection(): Promise<void> {
+    try {
+      for await (const status of this.nc.status()) {
+        if (this.closed) return;
+        if (status.type !== "reconnect") continue;
+        this.relinks++;
+        this.failPending(() => true, "this node's connection to NATS was re-established");
+        try {
+          this.nc.publish(this.subjects.topic(RELINKED_TOPIC), utf8.encode(this.nodeId));
+        } catch {
+          // Closing meanwhile: nobody waits for this node's replies any more.
+        }
+      }
+    } catch {
+      // The status iterator ends with the connection.
+    }
+  }
+
+  /** Another node's connection came back: what it had not answered yet may be lost. */
+  private onRelinked(data: Uint8Array): void {
+    if (data.length === 0 || data.length > 256) return;
+    let peer: string;
+    try {
+      peer = utf8Strict.decode(data);
+    } catch {
+      return;
+    }
+    if (peer === this.nodeId) return;
+    this.failPending((p) => p.target === peer, `${peer}'s connection to NATS was re-established`);
+  }
+
+  private failPending(which: (p: Pending) => boolean, why: string): void {
+    for (const [id, p] of this.pending) {
+      if (!which(p)) continue;
+      this.pending.delete(id);
+      p.reject(new DeadlineExceededError(p.timeoutMs, `no reply from ${p.target}: ${why}, so the reply may be lost`));
     }
   }
 
