@@ -377,21 +377,8 @@ test("first backups of one node's partitions are spread over the other nodes, no
   );
 });
 
-// ---------------------------------------------------------------------------------------------
-// 7. Speed
-
-test("computeTable for P = 1024, N = 32 takes well under 50 ms", (t) => {
-  const ids = range(32).map((i) => `worker-${i}.berth.internal`);
-  for (let i = 0; i < 3; i++) table(ids); // warm up the JIT
-  const times = range(7).map(() => {
-    const start = performance.now();
-    table(ids);
-    return performance.now() - start;
-  });
-  const median = times.sort((a, b) => a - b)[3] as number;
-  t.log(`median ${median.toFixed(1)} ms`);
-  t.true(median < 50, `median ${median} ms`);
-});
+// 7. Speed is measured by `npm run bench -- --only placement` (computeTable and rebalance for
+// P = 1024, N = 32, against the bare rendezvous keys), not timed here.
 
 // ---------------------------------------------------------------------------------------------
 // Edge cases
@@ -1053,24 +1040,4 @@ test("rebalance: N = 1 owns everything; with no backups a removal sends orphans 
   t.true(moves.every((m) => m.from === "n0"));
   t.is(moves.length, before.ownedBy("n0").length);
   t.deepEqual(after.backupsOf(0), []);
-});
-
-test("rebalance for P = 1024, N = 32 takes well under 50 ms", (t) => {
-  const ids = range(33).map((i) => `worker-${i}.berth.internal`);
-  const view = (xs: readonly string[], epoch: number) => ({ epoch, members: xs.map((id) => ({ id })) });
-  const base = rebalance(null, view(ids.slice(0, 32), 1));
-  const time = (f: () => unknown): number => {
-    for (let i = 0; i < 3; i++) f(); // warm up the JIT
-    const times = range(7).map(() => {
-      const start = performance.now();
-      f();
-      return performance.now() - start;
-    });
-    return times.sort((a, b) => a - b)[3] as number;
-  };
-  const join = time(() => rebalance(base, view(ids, 2)));
-  const removal = time(() => rebalance(base, view(ids.slice(1, 32), 2)));
-  const first = time(() => rebalance(null, view(ids.slice(0, 32), 1)));
-  t.log(`median: first table ${first.toFixed(1)} ms, join ${join.toFixed(1)} ms, removal ${removal.toFixed(1)} ms`);
-  t.true(Math.max(first, join, removal) < 50);
 });

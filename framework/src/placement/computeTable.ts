@@ -27,7 +27,7 @@ import type { PartitionTable, PlacementOptions, PlacementView } from "./types.js
  * per-node lists return `[]`.
  *
  * Cost: O(P·N) keys, one bounded assignment, and one per member for the first backups
- * (each O(P) plus the few partitions the cap turns away): about 6 ms for P = 1024, N = 32,
+ * (each O(P) plus the few partitions the cap turns away): about 4–6 ms for P = 1024, N = 32 (`npm run bench -- --only placement`),
  * 0.4 s for P = 65536, N = 32. Memory: the table keeps 4·P·(1 + backups) bytes of indexes;
  * the keys (8·P·N bytes) are dropped once it is built.
  *
