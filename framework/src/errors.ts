@@ -134,6 +134,20 @@ export class DeadlineExceededError extends BerthError {
   }
 }
 
+/**
+ * No reply came because the connection it would have come on was interrupted (a NATS server
+ * died and a connection moved to another): the request may or may not have been received and
+ * run, as after a timeout. Berth retries calls with the same call id, so a writing call still
+ * runs at most once.
+ */
+export class ReplyLostError extends DeadlineExceededError {
+  constructor(timeoutMs: number, readonly target: string, why: string) {
+    super(timeoutMs);
+    this.name = "ReplyLostError";
+    this.message = `no reply from ${target}: ${why}, so the reply may be lost; the outcome is unknown`;
+  }
+}
+
 /** The node is stopping or stopped and accepts no calls. */
 export class NodeStoppedError extends BerthError {
   static readonly code = "node-stopped";

@@ -47,6 +47,7 @@ export {
   BerthError,
   ConfigError,
   DeadlineExceededError,
+  ReplyLostError,
   MalformedMessageError,
   MissingDependencyError,
   NodeStoppedError,

@@ -1,6 +1,6 @@
 import test from "ava";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { DeadlineExceededError } from "../../framework/src/errors.js";
+import { DeadlineExceededError, ReplyLostError } from "../../framework/src/errors.js";
 import { NatsTransport } from "../../framework/src/transport/nats/NatsTransport.js";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
 
@@ -62,6 +62,7 @@ test.serial("requests waiting when a NATS server dies fail at once as 'no reply'
   t.regex(peerSide?.message ?? "", /no reply from moving: moving's connection to NATS was re-established/);
   const ownSide = await t.throwsAsync(fromMoving, { instanceOf: DeadlineExceededError });
   t.regex(ownSide?.message ?? "", /no reply from staying: this node's connection to NATS was re-established/);
+  t.true(peerSide instanceof ReplyLostError && ownSide instanceof ReplyLostError, "a DeadlineExceededError that says why (the HTTP forwarder retries a GET on it)");
   t.is(moving.relinks, 1);
   t.is(staying.relinks, 0, "the peer's connection never dropped");
   t.log(`both failed ${Date.now() - started} ms after the kill (the requests' timeout was 30 s)`);

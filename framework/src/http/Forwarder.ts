@@ -1,5 +1,5 @@
 import { Agent, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
-import { DeadlineExceededError, NodeUnreachableError } from "../errors.js";
+import { DeadlineExceededError, NodeUnreachableError, ReplyLostError } from "../errors.js";
 import type { ClusterNode } from "../node/ClusterNode.js";
 import type { Logger } from "../node/logger.js";
 import type { NatsTransport } from "../transport/nats/NatsTransport.js";
@@ -214,8 +214,12 @@ export class Forwarder {
         (err) => {
           if (settled) return;
           if (err instanceof NodeUnreachableError) return settle({ retry: true }); // nobody received it
+          // A NATS server died under the request: a GET or HEAD may simply go again.
+          if (err instanceof ReplyLostError && IDEMPOTENT.has(frame.method)) return settle({ retry: true });
           this.counters.failed++;
-          if (err instanceof DeadlineExceededError) {
+          if (err instanceof ReplyLostError) {
+            sendJson(res, 502, { error: "the connection to the node serving this session was interrupted during the request; it may or may not have been applied — reload to check before trying again" });
+          } else if (err instanceof DeadlineExceededError) {
             sendJson(res, 504, { error: `the node serving this session did not answer within ${this.options.responseTimeoutMs} ms; the request may or may not have been applied` });
           } else {
             this.log.warn({ err, target: owner }, "forwarding over NATS failed; the request's outcome is unknown");

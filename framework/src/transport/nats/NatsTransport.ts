@@ -1,5 +1,5 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { DeadlineExceededError, NodeUnreachableError } from "../../errors.js";
+import { DeadlineExceededError, NodeUnreachableError, ReplyLostError } from "../../errors.js";
 import type { RequestHandler, Transport } from "../types.js";
 import { BATCH_HEADER, decodeBatch, encodeBatch, isBatch, itemSize, MAX_BATCH_ITEMS, type BatchItem } from "./batchFrame.js";
 
@@ -42,8 +42,8 @@ export function clusterSubjects(cluster: string, service = "rpc") {
  *
  * A connection that drops and comes back (its server died, the client moved to another) may
  * have lost requests and replies in flight: NATS core delivers at most once. So when this
- * connection is re-established, every request waiting for a reply fails at once with "no
- * reply" (`DeadlineExceededError`, the outcome unknown: callers retry with the same call id),
+ * connection is re-established, every request waiting for a reply fails at once with
+ * `ReplyLostError` (a `DeadlineExceededError`: the outcome unknown; callers retry with the same call id),
  * instead of after its whole timeout; and the transport says so on the cluster's `_relinked`
  * topic, so that the other nodes do the same for their requests to this one.
  */
@@ -256,7 +256,7 @@ export class NatsTransport implements Transport {
     for (const [id, p] of this.pending) {
       if (!which(p)) continue;
       this.pending.delete(id);
-      p.reject(new DeadlineExceededError(p.timeoutMs, `no reply from ${p.target}: ${why}, so the reply may be lost`));
+      p.reject(new ReplyLostError(p.timeoutMs, p.target, why));
     }
   }
 
