@@ -99,13 +99,12 @@ export class Replicator {
   private lastEncoded: { readonly item: ReplItem; readonly wire: readonly WireItem[] } | null = null;
   /**
    * Per actor key, what this node wrote of it to the event log: in which ownership epoch, the
-   * highest sequence acknowledged, and the messages appended since the last snapshot. Absent, or
-   * from an earlier ownership of the partition: the next append is a snapshot (the log may have
-   * moved on, or missed appends, while another node owned it).
+   * highest sequence the log holds together with everything before it, and the messages
+   * appended since the last snapshot. Absent — never written, an append failed, or from an
+   * earlier ownership of the partition — the next append is a snapshot (the log may have a gap,
+   * or have moved on while another node owned it). Only a snapshot creates it.
    */
   private readonly logState = new Map<string, { readonly epoch: number; acked: number; since: number }>();
-  /** Actors whose last append failed: their next append is a snapshot, whatever succeeds meanwhile. */
-  private readonly logBroken = new Set<string>();
   /**
    * Per actor key, the settlement of its latest append *and every earlier one it builds on*: a
    * delta is confirmed only once the log holds every entry back to the last snapshot, so an
@@ -457,7 +456,6 @@ export class Replicator {
   private forget(key: string): void {
     for (const ch of this.channels.values()) ch.acked.delete(key);
     this.logState.delete(key);
-    this.logBroken.delete(key);
   }
 
   /**
@@ -474,8 +472,7 @@ export class Replicator {
     let payload = Buffer.from("{}");
     if (!turn.destroyed) {
       const st = this.logState.get(key);
-      const continues = st !== undefined && st.epoch === epoch && !this.logBroken.has(key);
-      if (continues) {
+      if (st !== undefined && st.epoch === epoch) {
         payload = Buffer.from(stringify({ d: turn.delta ?? [], ...(turn.timersChanged ? { tm: act.timers, ts: act.timerSeq } : {}), ...(turn.call ? { c: turn.call } : {}), lu: act.lastUsed }), "utf8");
         const messages = eventLog.messagesFor(payload.length);
         // Snapshots bound replay, and keep the last one within the stream's per-actor retention.
@@ -487,7 +484,6 @@ export class Replicator {
       if (kind !== "delta") {
         kind = "snapshot";
         payload = Buffer.from(stringify(act.toRecord()), "utf8");
-        this.logBroken.delete(key);
         this.logState.set(key, { epoch, acked: st?.epoch === epoch ? st.acked : -1, since: 0 });
       }
     }
@@ -495,10 +491,15 @@ export class Replicator {
     const own = this.appendEntry(eventLog, turn, key, kind, payload, epoch);
     const done = before === undefined ? own : Promise.all([before, own]).then(() => undefined);
     this.logTail.set(key, done);
-    const settle = (): void => {
+    const settle = (held: boolean): void => {
       if (this.logTail.get(key) === done) this.logTail.delete(key);
+      const st = held && !turn.destroyed ? this.logState.get(key) : undefined;
+      if (st !== undefined && st.epoch === epoch && turn.seq > st.acked) st.acked = turn.seq;
     };
-    done.then(settle, settle);
+    done.then(
+      () => settle(true),
+      () => settle(false),
+    );
     return done;
   }
 
@@ -509,15 +510,12 @@ export class Replicator {
       if (turn.destroyed) {
         // The history ends here: delete it, up to this tombstone only (see destroyedPassive).
         eventLog.purgeActor(act.type.name, act.id, act.partition, { before: ack.streamSeq + 1 }).catch((err: unknown) => this.deps.log.debug({ err, actor: act.type.name, id: act.id }, "could not purge a destroyed actor's log entries"));
-      } else {
-        const st = this.logState.get(key);
-        if (st !== undefined && st.epoch === epoch && turn.seq > st.acked) st.acked = turn.seq;
       }
       this.stats.logAppends++;
       this.stats.bytes += payload.length;
     } catch (error) {
       this.stats.logFailures++;
-      this.logBroken.add(key); // the next append starts with a snapshot, however later ones went
+      this.logState.delete(key); // the next append is a snapshot (later successes create no state)
       throw new ReplicationError("the event log did not acknowledge the delta", { cause: error });
     }
   }

@@ -133,8 +133,7 @@ export class NatsEventLog implements EventLog {
       }
       const pieces = encodePieces(entry, this.partBytes());
       const acks = await Promise.all(pieces.map((body, x) => this.publish(subject, body, `${msgID}:p${x}`, `${what} piece ${x + 1} of ${pieces.length}`, options?.timeoutMs)));
-      ack = acks[acks.length - 1] as { streamSeq: number };
-      for (const a of acks) if (a.streamSeq > ack.streamSeq) ack = a;
+      ack = { streamSeq: Math.max(...acks.map((a) => a.streamSeq)) }; // where the entry is whole
     }
     const ms = performance.now() - started;
     this.latency.add(ms);

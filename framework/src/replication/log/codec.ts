@@ -35,15 +35,39 @@ export function isValidKind(v: unknown): v is Kind {
   return v === "delta" || v === "snapshot" || v === "tombstone";
 }
 
-export function encodeEntry(entry: LogEntry): Uint8Array {
-  const out = new Uint8Array(ENTRY_HEADER_BYTES + entry.payload.length);
+const ENTRY_MAGIC = 0x4c; // "BL"
+const PIECE_MAGIC = 0x50; // "BP"
+
+/** Writes the head entries and pieces share — "B", magic, version 1, kind, epoch, seq — and returns a view of `out`. */
+function writeHead(out: Uint8Array, magic: number, entry: LogEntry): DataView {
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[0] = 0x42; // B
-  out[1] = 0x4c; // L
+  out[1] = magic;
   out[2] = 1;
   out[3] = KINDS.indexOf(entry.kind) + 1;
   view.setFloat64(4, entry.epoch);
   view.setFloat64(12, entry.seq);
+  return view;
+}
+
+/** Reads that head from a body of at least `headerBytes`, or says why it is not one (`what`: "entry" or "piece"). */
+function readHead(data: Uint8Array, magic: number, headerBytes: number, what: string): { readonly kind: Kind; readonly epoch: number; readonly seq: number; readonly view: DataView } | string {
+  if (data.length < headerBytes) return `${what} shorter than its header`;
+  if (data[0] !== 0x42 || data[1] !== magic) return `not ${what === "entry" ? "an" : "a"} ${what} (bad magic)`;
+  if (data[2] !== 1) return `unknown ${what} version ${data[2]}`;
+  const kind = KINDS[(data[3] ?? 0) - 1];
+  if (kind === undefined) return `unknown ${what} kind ${data[3]}`;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const epoch = view.getFloat64(4);
+  const seq = view.getFloat64(12);
+  if (!isValidEpoch(epoch)) return `${what} epoch out of range`;
+  if (!isValidSeq(seq)) return `${what} seq out of range`;
+  return { kind, epoch, seq, view };
+}
+
+export function encodeEntry(entry: LogEntry): Uint8Array {
+  const out = new Uint8Array(ENTRY_HEADER_BYTES + entry.payload.length);
+  writeHead(out, ENTRY_MAGIC, entry);
   out.set(entry.payload, ENTRY_HEADER_BYTES);
   return out;
 }
@@ -57,17 +81,9 @@ export interface DecodedEntry {
 
 /** The entry in a message body, or a reason why it is not one. The payload is a view (no copy). */
 export function decodeEntry(data: Uint8Array): DecodedEntry | string {
-  if (data.length < ENTRY_HEADER_BYTES) return "entry shorter than its header";
-  if (data[0] !== 0x42 || data[1] !== 0x4c) return "not an entry (bad magic)";
-  if (data[2] !== 1) return `unknown entry version ${data[2]}`;
-  const kind = KINDS[(data[3] ?? 0) - 1];
-  if (kind === undefined) return `unknown entry kind ${data[3]}`;
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const epoch = view.getFloat64(4);
-  const seq = view.getFloat64(12);
-  if (!isValidEpoch(epoch)) return "entry epoch out of range";
-  if (!isValidSeq(seq)) return "entry seq out of range";
-  return { kind, epoch, seq, payload: data.subarray(ENTRY_HEADER_BYTES) };
+  const head = readHead(data, ENTRY_MAGIC, ENTRY_HEADER_BYTES, "entry");
+  if (typeof head === "string") return head;
+  return { kind: head.kind, epoch: head.epoch, seq: head.seq, payload: data.subarray(ENTRY_HEADER_BYTES) };
 }
 
 /** The pieces of an entry whose payload is split into parts of at most `partBytes`. */
@@ -78,13 +94,7 @@ export function encodePieces(entry: LogEntry, partBytes: number): Uint8Array[] {
   for (let x = 0; x < n; x++) {
     const part = entry.payload.subarray(x * partBytes, (x + 1) * partBytes);
     const body = new Uint8Array(PIECE_HEADER_BYTES + part.length);
-    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-    body[0] = 0x42; // B
-    body[1] = 0x50; // P
-    body[2] = 1;
-    body[3] = KINDS.indexOf(entry.kind) + 1;
-    view.setFloat64(4, entry.epoch);
-    view.setFloat64(12, entry.seq);
+    const view = writeHead(body, PIECE_MAGIC, entry);
     view.setUint16(20, x);
     view.setUint16(22, n);
     body.set(part, PIECE_HEADER_BYTES);
@@ -99,25 +109,18 @@ export interface DecodedPiece extends DecodedEntry {
 }
 
 export function isPiece(data: Uint8Array): boolean {
-  return data.length >= 2 && data[0] === 0x42 && data[1] === 0x50;
+  return data.length >= 2 && data[0] === 0x42 && data[1] === PIECE_MAGIC;
 }
 
 /** The piece in a message body, or a reason why it is not one. `payload` is this piece's part (a view). */
 export function decodePiece(data: Uint8Array): DecodedPiece | string {
-  if (data.length < PIECE_HEADER_BYTES) return "piece shorter than its header";
-  if (data[0] !== 0x42 || data[1] !== 0x50) return "not a piece (bad magic)";
-  if (data[2] !== 1) return `unknown piece version ${data[2]}`;
-  const kind = KINDS[(data[3] ?? 0) - 1];
-  if (kind === undefined || kind === "tombstone") return `a piece cannot be of kind ${data[3]}`;
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const epoch = view.getFloat64(4);
-  const seq = view.getFloat64(12);
-  const x = view.getUint16(20);
-  const n = view.getUint16(22);
-  if (!isValidEpoch(epoch)) return "piece epoch out of range";
-  if (!isValidSeq(seq)) return "piece seq out of range";
+  const head = readHead(data, PIECE_MAGIC, PIECE_HEADER_BYTES, "piece");
+  if (typeof head === "string") return head;
+  if (head.kind === "tombstone") return "a piece cannot be of a tombstone";
+  const x = head.view.getUint16(20);
+  const n = head.view.getUint16(22);
   if (n < 2 || n > MAX_PIECES || x >= n) return `piece ${x} of ${n} is out of range`;
-  return { kind, epoch, seq, x, n, payload: data.subarray(PIECE_HEADER_BYTES) };
+  return { kind: head.kind, epoch: head.epoch, seq: head.seq, x, n, payload: data.subarray(PIECE_HEADER_BYTES) };
 }
 
 export function encodeMarker(epoch: number, node: string): Uint8Array {

@@ -98,7 +98,7 @@ export class PartitionFold {
     actor.open ??= new Map();
     let open = actor.open.get(id);
     if (open === undefined) {
-      open = { kind: piece.kind, n: piece.n, parts: new Array<Uint8Array | undefined>(piece.n), got: 0 };
+      open = { kind: piece.kind, epoch: piece.epoch, seq: piece.seq, n: piece.n, parts: new Array<Uint8Array | undefined>(piece.n), got: 0 };
       actor.open.set(id, open);
       // An entry whose other pieces never come (its writer died mid-way) is forgotten eventually.
       if (actor.open.size > MAX_OPEN_PER_ACTOR) actor.open.delete(actor.open.keys().next().value as string);
@@ -139,7 +139,16 @@ interface History {
   floorEpoch: number;
   floorSeq: number;
   /** Entries stored in pieces, by `epoch:seq`, while some of their pieces are still to come. */
-  open: Map<string, { readonly kind: DecodedEntry["kind"]; readonly n: number; readonly parts: Array<Uint8Array | undefined>; got: number }> | null;
+  open: Map<string, OpenEntry> | null;
+}
+
+interface OpenEntry {
+  readonly kind: DecodedEntry["kind"];
+  readonly epoch: number;
+  readonly seq: number;
+  readonly n: number;
+  readonly parts: Array<Uint8Array | undefined>;
+  got: number;
 }
 
 /** Entries in pieces one actor may have open at once (one is being written at a time). */
@@ -154,10 +163,5 @@ function raiseFloor(h: History, epoch: number, seq: number): void {
   h.floorEpoch = epoch;
   h.floorSeq = seq;
   h.entries = h.entries.filter((e) => above(e, epoch, seq));
-  if (h.open !== null) {
-    for (const id of h.open.keys()) {
-      const [e, s] = id.split(":").map(Number) as [number, number];
-      if (!above({ epoch: e, seq: s }, epoch, seq)) h.open.delete(id);
-    }
-  }
+  if (h.open !== null) for (const [id, open] of h.open) if (!above(open, epoch, seq)) h.open.delete(id);
 }
