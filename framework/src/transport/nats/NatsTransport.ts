@@ -3,8 +3,6 @@ import { DeadlineExceededError, NodeUnreachableError, ReplyLostError } from "../
 import type { RequestHandler, Transport } from "../types.js";
 import { BATCH_HEADER, decodeBatch, encodeBatch, isBatch, itemSize, MAX_BATCH_ITEMS, type BatchItem } from "./batchFrame.js";
 
-/** Where a transport says that its connection came back (the payload is its node id). */
-const RELINKED_TOPIC = "_relinked";
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 
@@ -44,11 +42,13 @@ export function clusterSubjects(cluster: string, service = "rpc") {
  * have lost requests and replies in flight: NATS core delivers at most once. So when this
  * connection is re-established, every request waiting for a reply fails at once with
  * `ReplyLostError` (a `DeadlineExceededError`: the outcome unknown; callers retry with the same call id),
- * instead of after its whole timeout; and the transport says so on the cluster's `_relinked`
- * topic, so that the other nodes do the same for their requests to this one.
+ * instead of after its whole timeout; and the transport says so on its service's `_relinked`
+ * topic, so that the other nodes' transports of that service do the same for their requests to this one.
  */
 export class NatsTransport implements Transport {
   private readonly subjects: ReturnType<typeof clusterSubjects>;
+  /** Where this service's transports say that their connection came back (the payload is the node id). */
+  private readonly relinkedTopic: string;
   private readonly inbox: string;
   private readonly pending = new Map<string, Pending>();
   private readonly subs = new Set<Subscription>();
@@ -84,11 +84,11 @@ export class NatsTransport implements Transport {
   ) {
     if (options.service !== undefined && !/^[a-z]{1,16}$/.test(options.service)) throw new TypeError(`transport service must be 1-16 lower-case letters; got ${JSON.stringify(options.service)}`);
     this.subjects = clusterSubjects(cluster, options.service);
+    this.relinkedTopic = `_relinked.${options.service ?? "rpc"}`;
     this.inbox = createInbox();
     const replies = nc.subscribe(`${this.inbox}.*`, { callback: (_err, msg) => this.onReply(msg) });
     this.subs.add(replies);
-    const relinked = nc.subscribe(this.subjects.topic(RELINKED_TOPIC), { callback: (_err, msg) => this.onRelinked(msg.data) });
-    this.subs.add(relinked);
+    this.subscribe(this.relinkedTopic, (payload) => this.onRelinked(payload));
     void this.watchConnection();
     this.sweeper = setInterval(() => this.sweep(), 50);
     this.sweeper.unref();
@@ -229,7 +229,7 @@ export class NatsTransport implements Transport {
         this.relinks++;
         this.failPending(() => true, "this node's connection to NATS was re-established");
         try {
-          this.nc.publish(this.subjects.topic(RELINKED_TOPIC), utf8.encode(this.nodeId));
+          this.publish(this.relinkedTopic, utf8.encode(this.nodeId));
         } catch {
           // Closing meanwhile: nobody waits for this node's replies any more.
         }
