@@ -1,4 +1,4 @@
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { createNode, defineActor, sync, type ClusterNode } from "berth";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
 import { settled } from "../helpers/cluster.js";
@@ -31,6 +31,18 @@ const Blob = blobActor("blob");
 const SyncBlob = blobActor("syncBlob", sync({ backups: 1 }));
 /** The same, confirmed by the event log only: recovery replays snapshots and deltas stored in pieces. */
 const LogBlob = blobActor("logBlob", sync({ log: true }));
+
+/** Workers a and b and a gateway on a fresh cluster, settled, stopped when the test ends. */
+async function workersAndGateway(t: ExecutionContext, actor: ReturnType<typeof blobActor>): Promise<[ClusterNode, ClusterNode, ClusterNode]> {
+  const cluster = uniqueCluster();
+  const nodes: ClusterNode[] = [];
+  t.teardown(() => Promise.all(nodes.map((n) => n.stop().catch(() => undefined))).then(() => undefined));
+  for (const id of ["a", "b", "gw"]) {
+    nodes.push(await createNode({ actors: [actor], nats: { servers: nats.urls }, cluster, id, roles: [id === "gw" ? "gateway" : "worker"], logger: "error" }));
+  }
+  await settled(nodes);
+  return nodes as [ClusterNode, ClusterNode, ClusterNode];
+}
 
 let nats: TestNats;
 test.before(async () => {
@@ -72,14 +84,7 @@ test("a planned move carries actors of several MiB intact (cut into pieces), wit
 
 test("sync({ backups: 1 }) replicates changes and states above a message's size, without stalling the other actors", async (t) => {
   t.timeout(90_000);
-  const cluster = uniqueCluster();
-  const nodes: ClusterNode[] = [];
-  t.teardown(() => Promise.all(nodes.map((n) => n.stop().catch(() => undefined))).then(() => undefined));
-  for (const id of ["a", "b", "gw"]) {
-    nodes.push(await createNode({ actors: [SyncBlob], nats: { servers: nats.urls }, cluster, id, roles: [id === "gw" ? "gateway" : "worker"], logger: "error" }));
-  }
-  await settled(nodes);
-  const [a, b, gw] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+  const [a, b, gw] = await workersAndGateway(t, SyncBlob);
   const ownedBy = (owner: string, n: number): string[] => {
     const out: string[] = [];
     for (let i = 0; out.length < n; i++) if (gw.locate(`big-${i}`).owner === owner) out.push(`big-${i}`);
@@ -108,14 +113,7 @@ test("sync({ backups: 1 }) replicates changes and states above a message's size,
 
 test("sync({ log: true }) stores states above a message's size in pieces, and a survivor recovers them from the log", async (t) => {
   t.timeout(120_000);
-  const cluster = uniqueCluster();
-  const nodes: ClusterNode[] = [];
-  t.teardown(() => Promise.all(nodes.map((n) => n.stop().catch(() => undefined))).then(() => undefined));
-  for (const id of ["a", "b", "gw"]) {
-    nodes.push(await createNode({ actors: [LogBlob], nats: { servers: nats.urls }, cluster, id, roles: [id === "gw" ? "gateway" : "worker"], logger: "error" }));
-  }
-  await settled(nodes);
-  const [a, b, gw] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+  const [a, b, gw] = await workersAndGateway(t, LogBlob);
   let i = 0;
   while (gw.locate(`log-big-${i}`).owner !== "a") i++;
   const big = `log-big-${i}`;
