@@ -17,14 +17,26 @@ const Counter = defineActor("counter", {
   handlers: { add: (ctx) => ++ctx.state.n, get: (ctx) => ctx.state.n },
 });
 
+/**
+ * The worker holds the requests it has when the server dies until well after every connection
+ * moved (its relink notice reaches the gateway first): their replies are lost to the gateway,
+ * deterministically. Requests that arrive later are answered at once.
+ */
+const hold = { armed: true, gets: 0, release: (): void => undefined, released: Promise.resolve() };
+hold.released = new Promise<void>((resolve) => (hold.release = resolve));
+async function held(kind: "get" | "post"): Promise<void> {
+  if (!hold.armed) return;
+  if (kind === "get") hold.gets++;
+  await hold.released;
+}
+
 const app = defineHttp((r) => {
-  // Slow enough that requests are always waiting on the worker when the server dies.
   r.get("/n", async (c) => {
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await held("get");
     return c.json({ n: await c.var.session(Counter).get() });
   });
   r.post("/add", async (c) => {
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await held("post");
     return c.json({ n: await c.var.session(Counter).add() });
   });
 });
@@ -50,6 +62,7 @@ test.serial("when a NATS server dies under forwarded requests, GETs are answered
   nodes.push(gw);
   await settled(nodes.map((n) => n.node));
 
+  hold.armed = false; // the sessions' first writes run at once
   const sessions = await Promise.all(
     Array.from({ length: 16 }, async () => {
       const res = await fetch(`${gw.url}/add`, { method: "POST" });
@@ -60,28 +73,49 @@ test.serial("when a NATS server dies under forwarded requests, GETs are answered
   const getFailures: string[] = [];
   const postAnswers = new Map<number, number>();
   let running = true;
+  const get = async (s: (typeof sessions)[number]): Promise<void> => {
+    const res = await fetch(`${gw.url}/n`, { headers: { cookie: s.cookie } });
+    if (res.status !== 200) getFailures.push(`${res.status} ${await res.text()}`);
+    else await res.text();
+  };
+  const post = async (s: (typeof sessions)[number], i: number): Promise<void> => {
+    const res = await fetch(`${gw.url}/add`, { method: "POST", headers: { cookie: s.cookie } });
+    postAnswers.set(res.status, (postAnswers.get(res.status) ?? 0) + 1);
+    const body = await res.text();
+    if (res.status === 200) s.added++;
+    else if (res.status === 502 && /may or may not have been applied/.test(body)) s.uncertain++;
+    else getFailures.push(`POST of session ${i}: ${res.status} ${body}`);
+  };
+  // Half the sessions start with a GET, half with a POST: both kinds are held when the server dies.
   const loops = sessions.map(async (s, i) => {
     while (running) {
-      const get = await fetch(`${gw.url}/n`, { headers: { cookie: s.cookie } });
-      if (get.status !== 200) getFailures.push(`${get.status} ${await get.text()}`);
-      else await get.text();
-      const post = await fetch(`${gw.url}/add`, { method: "POST", headers: { cookie: s.cookie } });
-      postAnswers.set(post.status, (postAnswers.get(post.status) ?? 0) + 1);
-      const body = await post.text();
-      if (post.status === 200) s.added++;
-      else if (post.status === 502 && /may or may not have been applied/.test(body)) s.uncertain++;
-      else getFailures.push(`POST of session ${i}: ${post.status} ${body}`);
+      if (i % 2 === 0) {
+        await get(s);
+        await post(s, i);
+      } else {
+        await post(s, i);
+        await get(s);
+      }
     }
   });
-  await new Promise((r) => setTimeout(r, 1_000));
+  hold.armed = true;
+  const waitUntil = async (cond: () => boolean): Promise<void> => {
+    while (!cond()) await new Promise((r) => setTimeout(r, 10));
+  };
+  await waitUntil(() => hold.gets > 0); // at least one GET is held on the worker
+  await new Promise((r) => setTimeout(r, 100)); // and every loop is waiting on one request
   const retriesBefore = gw.handler.stats().retries;
   nats.servers[0]?.kill("SIGKILL");
-  await new Promise((r) => setTimeout(r, 3_000));
+  hold.armed = false; // requests after the kill are answered at once
+  await new Promise((r) => setTimeout(r, 1_500));
+  hold.release(); // the held requests' replies now go to a gateway that gave up on them
+  await new Promise((r) => setTimeout(r, 1_500));
   running = false;
   await Promise.all(loops);
 
   t.deepEqual(getFailures, [], "every GET answered 200, every POST 200 or 502 'may or may not have been applied'");
   t.true(gw.handler.stats().retries > retriesBefore, "requests whose replies were lost were sent again");
+  t.true(sessions.some((s) => s.uncertain > 0), "a POST whose reply was lost was answered 502 at once, not retried");
   // No POST ran twice: each session's count is what it was told, plus at most its uncertain ones.
   for (const s of sessions) {
     const res = await fetch(`${gw.url}/n`, { headers: { cookie: s.cookie } });
