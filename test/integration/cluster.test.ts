@@ -109,6 +109,8 @@ test.serial("malformed traffic on every cluster subject is survived, counted, an
     new TextEncoder().encode('X2j{"op":"repl","e":1,"from":"evil","items":"not-a-list"}'),
     new TextEncoder().encode('X2j{"op":"repl","e":1,"from":"a","items":[{"k":"d","p":-1,"t":"log","i":"k","s":1,"d":[]}]}'),
     new TextEncoder().encode('X2j{"op":"noSuchOp"}'),
+    new TextEncoder().encode('X35:j{"op'),
+    new TextEncoder().encode(`X3${'j{"op":"repl","e":1,"from":"a"}'.length}:j{"op":"repl","e":1,"from":"a"}d3:1:log1:k1:5:1:z`),
     new TextEncoder().encode('X2s{"json":{"op":"pull"},"meta":{"values":{"op":["class","Evil"]}}}'),
   ];
   const subjects = [`berth.${cluster}.rpc.a`, `berth.${cluster}.rpc.n0`, `berth.${cluster}.rpc.n1`, `berth.${cluster}.t.hb`, `berth.${cluster}.t.view`, `berth.${cluster}.other`, `$KV.berth_${cluster}_view.view`, `$KV.berth_${cluster}_nodes.a`];
@@ -127,7 +129,7 @@ test.serial("malformed traffic on every cluster subject is survived, counted, an
   t.is(unanswered, 2 * 3, "only the two bad batch frames (sent to three nodes) went unanswered");
   const isErrorReply = (x: string): boolean => x.startsWith("R1e") || (x.startsWith("Y2") && x.includes('"ok":false'));
   t.true(answers.filter((x) => x !== "no reply").every(isErrorReply), `every other malformed request got an error reply: ${answers.find((x) => x !== "no reply" && !isErrorReply(x))}`);
-  t.is(answers.filter((x) => x.startsWith("Y2")).length, 5 * 3, "each malformed control frame got a control error reply from each of the three nodes");
+  t.is(answers.filter((x) => x.startsWith("Y2")).length, 7 * 3, "each malformed control frame got a control error reply from each of the three nodes");
   t.true(answers.some((x) => x.includes("malformed-message")));
   t.true(answers.some((x) => x.includes("arity") || x.includes("unknown")), `a well-formed call with wrong arguments was refused by the actor layer: ${answers.filter((x) => !x.includes("malformed-message")).join(" | ").slice(0, 3000)}`);
 

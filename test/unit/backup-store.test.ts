@@ -1,7 +1,7 @@
 import test from "ava";
 import { BackupStore } from "../../framework/src/replication/BackupStore.js";
 import type { ReplItem } from "../../framework/src/replication/items.js";
-import { checkItems, encodeItem } from "../../framework/src/replication/itemWire.js";
+import { decodeItems, encodeItem } from "../../framework/src/replication/itemWire.js";
 
 const record = (n: number, seq: number) => ({ state: { n }, timers: [], timerSeq: 0, lastUsed: 1, seq });
 const full = (seq: number, n: number): ReplItem => ({ k: "f", p: 3, t: "c", i: "a", s: seq, r: record(n, seq) });
@@ -50,7 +50,7 @@ test("an item too large for one message travels in pieces and is applied once it
   const wire = encodeItem(item, 1_000);
   t.true(wire.length >= 5, `${wire.length} pieces`);
   t.deepEqual(wire.map((w) => w.partial), [...wire.slice(1).map(() => true), false]);
-  const pieces = checkItems(wire.map((w) => JSON.parse(w.text)));
+  const pieces = decodeItems(wire.map((w) => w.text).join(""));
   t.deepEqual(store.apply(pieces.slice(0, 2)).needFull, []);
   t.is(store.size, 0, "nothing applied before the last piece");
   t.deepEqual(store.apply(pieces.slice(1)).needFull, [], "a resent piece already held is skipped");
@@ -64,18 +64,18 @@ test("an item too large for one message travels in pieces and is applied once it
 });
 
 test("malformed pieces are refused by validation", (t) => {
-  const ok: unknown[] = ["fp", 3, "c", "a", 1, 0, 2, "{"];
-  t.notThrows(() => checkItems([ok]));
-  const bads: Array<[number, unknown]> = [[6, 1], [6, 100_000], [5, 2], [5, -1], [7, 5], [0, "zz"]];
-  for (const [at, value] of bads) {
-    const bad = ok.slice();
-    bad[at] = value;
-    t.throws(() => checkItems([bad]), { name: "MalformedMessageError" }, JSON.stringify(bad));
-  }
-  t.throws(() => checkItems([{ k: "fp", p: 3, t: "c", i: "a", s: 1, x: 0, n: 2, d: "{" }]), { name: "MalformedMessageError" }, "an item must be a tuple");
+  const piece = (x: string, n: string, text = "1:{"): string => `p3:1:c1:a1:${x}:${n}:${text}`;
+  t.notThrows(() => decodeItems(piece("0", "2")));
+  const bads = [piece("0", "1"), piece("0", "100000"), piece("2", "2"), piece("-1", "2"), piece("0", "2", "5:{"), piece("0", "2", "0:"), "q3:1:c1:a1:0:2:1:{"];
+  for (const bad of bads) t.throws(() => decodeItems(bad), { name: "MalformedMessageError" }, bad);
+  t.throws(() => decodeItems([piece("0", "2")]), { name: "MalformedMessageError" }, "items must be one frame string");
 });
 
-const roundTrip = (item: ReplItem): ReplItem => checkItems(encodeItem(item).map((w) => JSON.parse(w.text) as unknown))[0] as ReplItem;
+const roundTrip = (item: ReplItem): ReplItem => {
+  const items = decodeItems(encodeItem(item).map((w) => w.text).join(""));
+  if (items.length !== 1) throw new Error(`${items.length} items`);
+  return items[0] as ReplItem;
+};
 
 test("items round-trip through their wire form: every kind, every op, calls, timers, and values that need superjson", (t) => {
   const at = 1_700_000_000_000;
@@ -86,30 +86,42 @@ test("items round-trip through their wire form: every kind, every op, calls, tim
     { k: "d", p: 9, t: "cart", i: "u/1", s: 4, d: [], c: { id: "gw.3", at, ok: true }, lu: at },
     { k: "d", p: 9, t: "cart", i: "u/1", s: 5, d: [], tm: [{ id: "t1", due: at + 10, handler: "tick", args: [1] }], ts: 2, lu: at },
     { k: "d", p: 9, t: "cart", i: "u/1", s: 6, d: [{ op: "set", path: ["when"], value: new Date(at) }, { op: "set", path: ["m"], value: new Map([["k", undefined]]) }], lu: at },
+    { k: "d", p: 9, t: "cart", i: "id with : and 4:digits", s: 7, d: [{ op: "set", path: ["", 0, "k:1", "ünï"], value: "x\"y" }, { op: "del", path: [] }], lu: at + 0.5 },
+    { k: "d", p: 9, t: "cart", i: "u/1", s: 8, d: [], c: { id: "gw.4", at: at - 3, ok: true, value: [1, "2"] }, tm: [], ts: 0, lu: at },
     full(7, 70),
+    { k: "f", p: 3, t: "c", i: "a", s: 9, r: { ...record(1, 9), state: { d: new Date(at), s: new Set([1]) } } },
     { k: "x", p: 3, t: "c", i: "a", s: 8 },
   ];
   for (const item of items) t.deepEqual(roundTrip(item), item, JSON.stringify(item));
+  // A batch is the items' texts joined; it reads back in order.
+  t.deepEqual(decodeItems(items.map((item) => encodeItem(item)[0]?.text).join("")), items);
 });
 
 test("malformed delta items are refused with MalformedMessageError, naming the field", (t) => {
-  const good = ["d", 3, "c", "a", 1, 5, [[0, ["n"], 1]], ["id", 0, 1, 2]];
-  t.notThrows(() => checkItems([good]));
-  const bads: unknown[] = [
-    ["d", 3, "c", "a", 1, 5],
-    ["d", 3, "c", "a", 1, "5", []],
-    ["d", 3, "c", "a", 1, 5, [[7, ["n"], 1]]],
-    ["d", 3, "c", "a", 1, 5, [[0, "n", 1]]],
-    ["d", 3, "c", "a", 1, 5, [[0, [{}], 1]]],
-    ["d", 3, "c", "a", 1, 5, [[2, ["n"], 1]]],
-    ["d", 3, "c", "a", 1, 5, [], ["id", 0, 2]],
-    ["d", 3, "c", "a", 1, 5, [], ["", 0, 1]],
-    ["d", 3, "c", "a", 1, 5, [], 0, "timers"],
-    ["d", -1, "c", "a", 1, 5, []],
-    ["d", 3, "", "a", 1, 5, []],
-    ["d", 3, "c", "a", 1.5, 5, []],
-    { j: "not a tuple" },
-    "d",
+  const good = "d3:1:c1:a1:5:1:s1:k1:n2:j1c2:id0:12:j2-";
+  t.notThrows(() => decodeItems(good));
+  t.deepEqual(decodeItems(good)[0], { k: "d", p: 3, t: "c", i: "a", s: 1, d: [{ op: "set", path: ["n"], value: 1 }], c: { id: "id", at: 0, ok: true, value: 2 }, lu: 5 });
+  const bads: Array<[string, RegExp]> = [
+    ["d3:1:c1:a1:5:", /operation count is missing/],
+    ["d3:1:c1:a1:x:0:--", /lastUsed/],
+    ["d3:1:c1:a1:5:1:z1:k1:n2:j1--", /operation must be/],
+    ["d3:1:c1:a1:5:1:s1:q1:n2:j1--", /path step/],
+    ["d3:1:c1:a1:5:1:a1:k1:n2:j1--", /appended values must be a list/],
+    ["d3:1:c1:a1:5:1:s1:k1:n2:j{--", /value is not valid JSON/],
+    ["d3:1:c1:a1:5:0:c2:id0:2-", /call ok/],
+    ["d3:1:c1:a1:5:0:c0:0:1--", /call id/],
+    ["d3:1:c1:a1:5:0:-t3:j{}0:", /timers must be a list/],
+    ["d3:1:c1:a1:5:0:-x", /timers flag/],
+    ["d3:1:c1:a1:5:0:-", /timers flag is missing/],
+    ["d99999:1:c1:a1:5:0:--", /partition must be at most/],
+    ["d3:0:1:a1:5:0:--", /actor type must be a string/],
+    ["d3:1:c1:a1.5:5:0:--", /sequence must be a non-negative integer/],
+    ["d3:1:c9:a1:5:0:--", /truncated|sequence/],
+    ["f3:1:c1:a1:3:j{}", /record has no state/],
+    ["z3:1:c1:a1:", /kind must be/],
+    ["d3:1:c1:a1:5:0:--garbage", /kind must be|partition/],
   ];
-  for (const bad of bads) t.throws(() => checkItems([bad]), { name: "MalformedMessageError" }, JSON.stringify(bad));
+  for (const [bad, message] of bads) t.throws(() => decodeItems(bad), { name: "MalformedMessageError", message }, bad);
+  t.throws(() => decodeItems(["d", 3]), { name: "MalformedMessageError" }, "not a frame string");
+  t.throws(() => decodeItems(good.repeat(10_001)), { name: "MalformedMessageError", message: /at most 10000 items/ });
 });

@@ -9,7 +9,7 @@ import { PartitionManager, type MoveStats } from "../migration/PartitionManager.
 import { BackupStore } from "../replication/BackupStore.js";
 import { answerReadMark, BackupReader, type BackupReadStats } from "../replication/BackupReader.js";
 import type { ReplReply } from "../replication/items.js";
-import { checkItems } from "../replication/itemWire.js";
+import { decodeItems } from "../replication/itemWire.js";
 import { openEventLog, type EventLog } from "../replication/log/index.js";
 import { Replicator, type ReplicationStats } from "../replication/Replicator.js";
 import { sendControl, sendControlItems, type ControlMessage } from "../transport/control.js";
@@ -483,7 +483,7 @@ export class ClusterNode extends BerthNode {
   /** Applies replicated deltas to this node's hot backup copies, from current members only. */
   private async onReplicate(msg: ControlMessage): Promise<unknown> {
     if (typeof msg.from !== "string" || typeof msg.e !== "number") throw new MalformedMessageError("replication needs from and e");
-    const items = checkItems(msg.items);
+    const items = decodeItems(msg.items);
     if (msg.e > this.view.epoch) await this.membership.reconcile();
     // A node declared down (failover) is no longer a member: its late writes are refused here,
     // so it can never collect the acknowledgements it would need to answer its callers.

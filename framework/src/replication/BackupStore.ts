@@ -64,7 +64,7 @@ export class BackupStore {
     if (open.d.length < open.n) return null;
     this.pieces.delete(key);
     try {
-      const item = decodeItem(JSON.parse(open.d.join("")));
+      const item = decodeItem(open.d.join(""));
       if (item.k === "fp" || item.t !== piece.t || item.i !== piece.i || item.s !== piece.s || item.p !== piece.p) throw new Error("pieces of another item");
       return item;
     } catch {

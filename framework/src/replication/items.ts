@@ -1,5 +1,4 @@
-import { MalformedMessageError } from "../errors.js";
-import { checkRecord, type ActorRecord, type CallOutcome, type TimerRecord } from "../actor/record.js";
+import type { ActorRecord, CallOutcome, TimerRecord } from "../actor/record.js";
 import type { Delta } from "../state/delta.js";
 
 /**
@@ -42,8 +41,6 @@ export interface ReplReply {
   readonly rejected?: "not-a-member";
 }
 
-export { checkRecord };
-
 /** `type/id`: how actors are keyed in replication. */
 export function actorKey(type: string, id: string): string {
   return `${type}/${id}`;
@@ -51,22 +48,3 @@ export function actorKey(type: string, id: string): string {
 
 /** The most pieces one item may be cut into (bounds what a peer can make a backup buffer). */
 export const MAX_PIECES = 512;
-
-/** Validates one decoded replication item. */
-export function checkItem(it: unknown): ReplItem {
-  {
-    if (typeof it !== "object" || it === null) throw new MalformedMessageError("replication item must be an object");
-    const o = it as Record<string, unknown>;
-    if (o.k !== "d" && o.k !== "f" && o.k !== "x" && o.k !== "fp") throw new MalformedMessageError("replication item kind must be d, f, x or fp");
-    if (!Number.isInteger(o.p) || (o.p as number) < 0 || (o.p as number) > 65535) throw new MalformedMessageError("replication item partition is invalid");
-    if (typeof o.t !== "string" || o.t.length === 0 || o.t.length > 64) throw new MalformedMessageError("replication item type is invalid");
-    if (typeof o.i !== "string" || o.i.length === 0 || o.i.length > 256) throw new MalformedMessageError("replication item id is invalid");
-    if (!Number.isInteger(o.s) || (o.s as number) < 0) throw new MalformedMessageError("replication item sequence is invalid");
-    if (o.k === "d" && !Array.isArray(o.d)) throw new MalformedMessageError("replication delta must be a list of operations");
-    if (o.k === "f") checkRecord(o.r);
-    if (o.k === "fp" && (!Number.isInteger(o.n) || (o.n as number) < 2 || (o.n as number) > MAX_PIECES || !Number.isInteger(o.x) || (o.x as number) < 0 || (o.x as number) >= (o.n as number) || typeof o.d !== "string")) {
-      throw new MalformedMessageError("replication item piece is invalid");
-    }
-  }
-  return it as ReplItem;
-}

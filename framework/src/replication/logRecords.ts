@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { ActorEntry, ActorRecord } from "../actor/record.js";
 import { applyDelta, type Delta } from "../state/delta.js";
 import { parse } from "../state/serializer.js";
-import { checkRecord } from "./items.js";
+import { checkRecord } from "../actor/record.js";
 import type { StoredEntry } from "./log/index.js";
 
 /**

@@ -1,11 +1,12 @@
 import { MalformedMessageError } from "../errors.js";
 import { fromWireError, toWireError, type WireError } from "./wireErrors.js";
 import type { Transport } from "./types.js";
-import { DEFAULT_MAX_PAYLOAD, packPayload, toBytes, toText, unpackPayload } from "./wire.js";
+import { DEFAULT_MAX_PAYLOAD, field, FrameReader, packPayload, toBytes, toText, unpackPayload } from "./wire.js";
 
 /**
  * Control messages between nodes — replication, partition transfers, recovery — beside calls
- * on the same subscription. Frames: "X2" + the packed `{ op, ... }`; replies "Y2" + the packed
+ * on the same subscription. Frames: "X2" + the packed `{ op, ... }`, or "X3" for a message
+ * whose items are encoded already (`sendControlItems`); replies "Y2" + the packed
  * `{ ok, r }` or `{ ok: false, e }`. Packing is the call frames' (`packPayload`): plain JSON
  * when the message is plain JSON — replication batches nearly always are — and superjson
  * only otherwise (superjson costs ~5× JSON here: 17 µs vs 3.5 µs per replicated item).
@@ -20,7 +21,7 @@ export interface ControlMessage {
 const OPS = /^[a-z][a-zA-Z]{0,31}$/;
 
 export function isControlFrame(bytes: Uint8Array): boolean {
-  return bytes.length >= 2 && bytes[0] === 0x58 /* X */ && bytes[1] === 0x32 /* 2 */;
+  return bytes.length >= 2 && bytes[0] === 0x58 /* X */ && (bytes[1] === 0x32 /* 2 */ || bytes[1] === 0x33) /* 3 */;
 }
 
 export function encodeControl(msg: ControlMessage, limit = DEFAULT_MAX_PAYLOAD): Uint8Array {
@@ -28,7 +29,19 @@ export function encodeControl(msg: ControlMessage, limit = DEFAULT_MAX_PAYLOAD):
 }
 
 export function decodeControl(bytes: Uint8Array, limit = DEFAULT_MAX_PAYLOAD): ControlMessage {
-  const value = unpackPayload(toText(bytes, limit, "control message", "X2"), 2, "control message");
+  const text = toText(bytes, limit, "control message", "X");
+  let value: unknown;
+  if (text[1] === "3") {
+    // A head and items already encoded (sendControlItems): the items stay one string, for the op's handler to read.
+    const r = new FrameReader(text, 2, "control message");
+    const head = unpackPayload(r.str(limit, "head"), 0, "control message head");
+    if (typeof head !== "object" || head === null || Array.isArray(head)) throw new MalformedMessageError("control message head must be an object");
+    value = { ...head, items: text.slice(r.at) };
+  } else if (text[1] === "2") {
+    value = unpackPayload(text, 2, "control message");
+  } else {
+    throw new MalformedMessageError("control message does not start with X2 or X3 (wrong protocol or version)");
+  }
   if (typeof value !== "object" || value === null || typeof (value as { op?: unknown }).op !== "string" || !OPS.test((value as { op: string }).op)) {
     throw new MalformedMessageError("control message needs an op");
   }
@@ -64,14 +77,13 @@ export function sendControl(transport: Transport, target: string, msg: ControlMe
 }
 
 /**
- * Sends a control message whose `items` field is a list of values already encoded as JSON
- * texts (each a packed value): they are joined into the frame, not encoded again. `head` is
- * the rest of the message, plain JSON. The receiver decodes it like any control message.
+ * Sends a control message whose `items` are already encoded as self-delimiting text frames
+ * (replication/itemWire.ts): "X3" field(packed head) and the items joined, not encoded again.
+ * The receiver decodes it like any control message; its `items` field is that joined text.
  */
 export function sendControlItems(transport: Transport, target: string, head: ControlMessage, items: readonly string[], timeoutMs: number, limit = DEFAULT_MAX_PAYLOAD, sent?: (bytes: number) => void): Promise<unknown> {
   const encode = (): Uint8Array => {
-    const json = JSON.stringify(head);
-    return toBytes(`X2j${json.slice(0, -1)},"items":[${items.join(",")}]}`, limit, `control message ${head.op}`);
+    return toBytes(`X3${field(packPayload(head))}${items.join("")}`, limit, `control message ${head.op}`);
   };
   return request(transport, target, encode, timeoutMs, limit, sent);
 }

@@ -95,7 +95,8 @@ export function unpackValue(packed: unknown, what: string): unknown {
  *          | "s" json({ json, meta })  — superjson
  */
 
-function field(v: string): string {
+/** A length-prefixed text field of a frame: `<length>:<value>` (no escaping). */
+export function field(v: string): string {
   return `${v.length}:${v}`;
 }
 
@@ -123,8 +124,12 @@ export function unpackPayload(text: string, at: number, what: string): unknown {
   throw new MalformedMessageError(`${what} has an unknown encoding`);
 }
 
-/** Reads `<length>:<value>` fields and integers from a frame, with bounds. */
-class FrameReader {
+/**
+ * Reads a text frame: `<length>:<value>` fields, integers and numbers (each ended by `:`),
+ * single characters and length-prefixed packed values, with bounds. Every read throws
+ * `MalformedMessageError` naming what it read when the frame does not hold it.
+ */
+export class FrameReader {
   at: number;
   constructor(
     readonly text: string,
@@ -134,7 +139,8 @@ class FrameReader {
     this.at = start;
   }
 
-  private int(max: number, name: string): number {
+  /** A non-negative integer of at most 16 digits and `max`, then `:`. */
+  int(max: number, name: string): number {
     const text = this.text;
     let i = this.at;
     let n = 0;
@@ -150,9 +156,10 @@ class FrameReader {
     return n;
   }
 
-  str(max: number, name: string): string {
+  /** A string field of 1 to `max` characters (0 to `max` with `empty`). */
+  str(max: number, name: string, empty = false): string {
     const len = this.int(max, `${name} length`);
-    if (len === 0) throw new MalformedMessageError(`${this.what}: ${name} must be a string of 1 to ${max} characters`);
+    if (len === 0 && !empty) throw new MalformedMessageError(`${this.what}: ${name} must be a string of 1 to ${max} characters`);
     const end = this.at + len;
     if (end > this.text.length) throw new MalformedMessageError(`${this.what}: ${name} is truncated`);
     const v = this.text.slice(this.at, end);
@@ -163,6 +170,38 @@ class FrameReader {
   num(max: number, name: string): number {
     return this.int(max, name);
   }
+
+  /** A finite number as `String(n)` writes it, then `:` (see `numField`). */
+  finite(name: string): number {
+    const end = this.text.indexOf(":", this.at);
+    if (end < 0 || end === this.at || end - this.at > 32) throw new MalformedMessageError(`${this.what}: ${name} is missing`);
+    const n = Number(this.text.slice(this.at, end));
+    if (!Number.isFinite(n)) throw new MalformedMessageError(`${this.what}: ${name} must be a finite number`);
+    this.at = end + 1;
+    return n;
+  }
+
+  /** One character. */
+  char(name: string): string {
+    if (this.at >= this.text.length) throw new MalformedMessageError(`${this.what}: ${name} is missing`);
+    return this.text[this.at++] as string;
+  }
+
+  /** A value written as `field(packPayload(value))`. */
+  payload(max: number, name: string): unknown {
+    return unpackPayload(this.str(max, name), 0, `${this.what}: ${name}`);
+  }
+
+  /** Whether the whole frame was read. */
+  get done(): boolean {
+    return this.at >= this.text.length;
+  }
+}
+
+/** A finite number as frame text, ended by `:` (read by `FrameReader.finite`). */
+export function numField(n: number): string {
+  if (!Number.isFinite(n)) throw new RangeError(`a frame number must be finite, got ${n}`);
+  return `${n}:`;
 }
 
 /** UTF-8 bytes of a frame, refused above `limit`. */
