@@ -94,6 +94,8 @@ const MAX_ITEMS_PER_MESSAGE = 500;
 export class Replicator {
   private readonly channels = new Map<string, Channel>();
   private readonly waiters = new Set<Waiter>();
+  /** The same waiters by actor key: an acknowledgement looks only at the waiters of the actors it advanced. */
+  private readonly waitersByKey = new Map<string, Waiter[]>();
   private flushScheduled = false;
   /** The last item encoded, so an item queued for several backups is encoded once. */
   private lastEncoded: { readonly item: ReplItem; readonly wire: readonly WireItem[] } | null = null;
@@ -293,6 +295,7 @@ export class Replicator {
     clearInterval(this.timer);
     for (const w of this.waiters) w.reject(new ReplicationError("the node is stopping"));
     this.waiters.clear();
+    this.waitersByKey.clear();
   }
 
   // ---- internals ----
@@ -366,7 +369,12 @@ export class Replicator {
         }
         for (const key of missing) this.resendFull(ch, key, batch);
         // Only waiters of actors this batch advanced can have become held.
-        if (advanced !== null) for (const w of this.waiters) if (advanced.has(w.key)) this.check(w);
+        if (advanced !== null) {
+          for (const key of advanced) {
+            const ws = this.waitersByKey.get(key);
+            if (ws !== undefined) for (const w of [...ws]) this.check(w);
+          }
+        }
         // A tombstone's confirmation is needed only by its own turn: then forget the actor, or
         // every destroyed session would stay in `acked` for good.
         for (const q of batch) {
@@ -396,7 +404,7 @@ export class Replicator {
     if (record === undefined) return; // gone (moved or destroyed): nothing to resync
     // The partition comes from the item the backup could not apply (async plans have no waiter).
     const mine = (q: Queued): boolean => q.item.t === type && q.item.i === id;
-    const p = sent.find(mine)?.item.p ?? ch.queue.find(mine)?.item.p ?? this.waiterPartition(key);
+    const p = sent.find(mine)?.item.p ?? ch.queue.find(mine)?.item.p ?? this.waitersByKey.get(key)?.[0]?.partition;
     if (p === undefined) return;
     this.stats.fullRecords++;
     const item = fullItem(p, type, id, record);
@@ -404,15 +412,13 @@ export class Replicator {
     ch.queue.unshift(...encodeItem(item).map((w) => ({ item, committedAt: now, text: w.text, partial: w.partial })));
   }
 
-  private waiterPartition(key: string): number | undefined {
-    for (const w of this.waiters) if (w.key === key) return w.partition;
-    return undefined;
-  }
-
   private waitFor(key: string, partition: number, seq: number, need: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const w: Waiter = { key, partition, seq, need, deadline: Date.now() + (this.deps.syncTimeoutMs ?? 5_000), resolve, reject };
       this.waiters.add(w);
+      const same = this.waitersByKey.get(key);
+      if (same === undefined) this.waitersByKey.set(key, [w]);
+      else same.push(w);
       this.check(w); // held already (a reconfirmation after the acknowledgement arrived)
     });
   }
@@ -423,16 +429,25 @@ export class Replicator {
     let held = 0;
     for (const t of backups) if ((this.channels.get(t)?.acked.get(w.key) ?? -1) >= w.seq) held++;
     if (held >= Math.min(w.need, backups.length)) {
-      this.waiters.delete(w);
+      this.removeWaiter(w);
       w.resolve();
     }
+  }
+
+  private removeWaiter(w: Waiter): void {
+    this.waiters.delete(w);
+    const same = this.waitersByKey.get(w.key);
+    if (same === undefined) return;
+    const at = same.indexOf(w);
+    if (at >= 0) same.splice(at, 1);
+    if (same.length === 0) this.waitersByKey.delete(w.key);
   }
 
   private tick(): void {
     const now = Date.now();
     for (const w of this.waiters) {
       if (w.deadline > now) continue;
-      this.waiters.delete(w);
+      this.removeWaiter(w);
       this.stats.syncFailures++;
       w.reject(new ReplicationError(`no acknowledgement from the backups of partition ${w.partition} within ${this.deps.syncTimeoutMs ?? 5_000} ms`));
     }
