@@ -1,7 +1,7 @@
 import test from "ava";
 import { randomBytes } from "node:crypto";
-import { defineActor } from "berth";
-import { createHttpNode, defineHttp, type HttpNode } from "berth/http";
+import { createHttpNode, type HttpNode } from "berth/http";
+import { heldCounterApp } from "../helpers/heldRoutes.js";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
 import { settled } from "../helpers/cluster.js";
 
@@ -12,34 +12,12 @@ import { settled } from "../helpers/cluster.js";
  * and answered 504, GET or not.
  */
 
-const Counter = defineActor("counter", {
-  state: () => ({ n: 0 }),
-  handlers: { add: (ctx) => ++ctx.state.n, get: (ctx) => ctx.state.n },
-});
-
 /**
  * The worker holds the requests it has when the server dies until well after every connection
  * moved (its relink notice reaches the gateway first): their replies are lost to the gateway,
  * deterministically. Requests that arrive later are answered at once.
  */
-const hold = { armed: true, gets: 0, release: (): void => undefined, released: Promise.resolve() };
-hold.released = new Promise<void>((resolve) => (hold.release = resolve));
-async function held(kind: "get" | "post"): Promise<void> {
-  if (!hold.armed) return;
-  if (kind === "get") hold.gets++;
-  await hold.released;
-}
-
-const app = defineHttp((r) => {
-  r.get("/n", async (c) => {
-    await held("get");
-    return c.json({ n: await c.var.session(Counter).get() });
-  });
-  r.post("/add", async (c) => {
-    await held("post");
-    return c.json({ n: await c.var.session(Counter).add() });
-  });
-});
+const { Counter, app, hold } = heldCounterApp();
 
 let nats: TestNats;
 test.before(async () => {

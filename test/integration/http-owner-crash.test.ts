@@ -1,7 +1,8 @@
 import test from "ava";
 import { randomBytes } from "node:crypto";
-import { defineActor, sync } from "berth";
-import { createHttpNode, defineHttp, type HttpNode } from "berth/http";
+import { sync } from "berth";
+import { createHttpNode, type HttpNode } from "berth/http";
+import { heldCounterApp } from "../helpers/heldRoutes.js";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
 import { settled } from "../helpers/cluster.js";
 
@@ -13,33 +14,9 @@ import { settled } from "../helpers/cluster.js";
  * `responseTimeout`. Under `sync({ backups: 1 })` no acknowledged POST is lost.
  */
 
-const Counter = defineActor("counter", {
-  state: () => ({ n: 0 }),
-  backup: sync({ backups: 1 }),
-  handlers: { add: (ctx) => ++ctx.state.n, get: (ctx) => ctx.state.n },
-});
-
 const VICTIM = "w2";
 /** The victim holds the requests it gets, before they reach the actor, until the test releases them. */
-const hold = { armed: false, gets: 0, posts: 0, release: (): void => undefined, released: Promise.resolve() };
-hold.released = new Promise<void>((resolve) => (hold.release = resolve));
-async function held(node: string, kind: "get" | "post"): Promise<void> {
-  if (!hold.armed || node !== VICTIM) return;
-  if (kind === "get") hold.gets++;
-  else hold.posts++;
-  await hold.released;
-}
-
-const app = defineHttp((r) => {
-  r.get("/n", async (c) => {
-    await held(c.var.nodeId, "get");
-    return c.json({ n: await c.var.session(Counter).get() });
-  });
-  r.post("/add", async (c) => {
-    await held(c.var.nodeId, "post");
-    return c.json({ n: await c.var.session(Counter).add() });
-  });
-});
+const { Counter, app, hold } = heldCounterApp({ backup: sync({ backups: 1 }), holds: (node) => node === VICTIM });
 
 let nats: TestNats;
 test.before(async () => {
