@@ -42,6 +42,8 @@ export interface SelfDescription extends Member {
   readonly host: string;
   readonly started: number;
   readonly http?: string;
+  /** The inter-node protocol version it speaks (written in its record). */
+  readonly protocol?: number;
 }
 
 export interface MembershipOptions {
@@ -461,6 +463,7 @@ export class Membership {
       started: s.started,
       updated: this.options.clock.now(),
       ...(s.http !== undefined ? { http: s.http } : {}),
+      ...(s.protocol !== undefined ? { protocol: s.protocol } : {}),
       ...(this.options.stats ? { stats: this.safeStats() } : {}),
     };
     try {

@@ -20,7 +20,7 @@ import { computeTable, partitionOf, type PartitionTable } from "../placement/ind
 import { connectNats, type NatsOptions } from "../transport/nats/connectNats.js";
 import { NatsTransport } from "../transport/nats/NatsTransport.js";
 import { sendCall, sendCallWith, serveCalls, type RpcCounters } from "../transport/rpc.js";
-import type { CallRequest } from "../transport/wire.js";
+import { WIRE_PROTOCOL, type CallRequest } from "../transport/wire.js";
 import { copyArgs } from "../state/walk.js";
 import { BerthNode, type NodeOptions, type NodeStats } from "./BerthNode.js";
 import type { Labels, MetricFamily } from "../metrics/exposition.js";
@@ -97,6 +97,8 @@ export class ClusterNode extends BerthNode {
   private readonly directory: NatsDirectory;
   private readonly views: NatsViewStore;
   private recordCache = new Map<string, NodeRecord>();
+  /** Members whose records said they speak another protocol, by id → the incarnation warned about (once each). */
+  private readonly protocolWarned = new Map<string, string>();
   private recordTimer: NodeJS.Timeout | undefined;
   private readonly viewListeners = new Set<(view: View) => void>();
   readonly backups = new BackupStore();
@@ -136,6 +138,7 @@ export class ClusterNode extends BerthNode {
         pid: process.pid,
         host: hostname(),
         started: Date.now(),
+        protocol: WIRE_PROTOCOL,
         ...(options.httpAddress !== undefined ? { http: options.httpAddress } : {}),
       },
       transport: this.transport,
@@ -277,6 +280,16 @@ export class ClusterNode extends BerthNode {
       this.recordCache = new Map((await this.directory.list()).map((r) => [r.id, r]));
     } catch (err) {
       this.log.debug({ err }, "could not refresh node records");
+      return;
+    }
+    for (const r of this.recordCache.values()) {
+      const protocol = r.protocol ?? 1;
+      if (protocol === WIRE_PROTOCOL || r.state === "down" || this.protocolWarned.get(r.id) === r.incarnation) continue;
+      this.protocolWarned.set(r.id, r.incarnation);
+      this.log.error(
+        { member: r.id, memberProtocol: protocol, protocol: WIRE_PROTOCOL },
+        `node ${r.id} speaks inter-node protocol ${protocol} and this node ${WIRE_PROTOCOL}: calls and replication between them fail. Run every node of a cluster on one Berth version (stop the old ones, then start the new)`,
+      );
     }
   }
 

@@ -8,6 +8,14 @@ import { fromWireError, toWireError, type WireError } from "./wireErrors.js";
  * wire becomes typed: size first, then shape, then every field's type and bound.
  */
 
+/**
+ * The version of the protocol between nodes (call, control and replication frames). Nodes
+ * write it in their records; frames of another version are refused as malformed, so nodes of
+ * two versions cannot serve one cluster together (see docs/guides/operating.md). Records
+ * without it are of version 1. Version 2: replication items as text frames ("X3").
+ */
+export const WIRE_PROTOCOL = 2;
+
 /** Default bound for any message (NATS' own default `max_payload`). */
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
