@@ -88,6 +88,7 @@ test("items round-trip through their wire form: every kind, every op, calls, tim
     { k: "d", p: 9, t: "cart", i: "u/1", s: 6, d: [{ op: "set", path: ["when"], value: new Date(at) }, { op: "set", path: ["m"], value: new Map([["k", undefined]]) }], lu: at },
     { k: "d", p: 9, t: "cart", i: "id with : and 4:digits", s: 7, d: [{ op: "set", path: ["", 0, "k:1", "ünï"], value: "x\"y" }, { op: "del", path: [] }], lu: at + 0.5 },
     { k: "d", p: 9, t: "cart", i: "u/1", s: 8, d: [], c: { id: "gw.4", at: at - 3, ok: true, value: [1, "2"] }, tm: [], ts: 0, lu: at },
+    { k: "d", p: 9, t: "cart", i: "u/1", s: 9, d: [{ op: "set", path: ["m", -1], value: 1 }, { op: "del", path: ["m", 1.5] }, { op: "push", path: ["m", 1e21, 7], values: [0] }], lu: at },
     full(7, 70),
     { k: "f", p: 3, t: "c", i: "a", s: 9, r: { ...record(1, 9), state: { d: new Date(at), s: new Set([1]) } } },
     { k: "x", p: 3, t: "c", i: "a", s: 8 },

@@ -5,6 +5,14 @@ import { NotSerializableError, registerClass } from "berth";
 import { applyDelta, type Delta } from "../../framework/src/state/delta.js";
 import { serializer } from "../../framework/src/state/serializer.js";
 import { commitValue, copyValue } from "../../framework/src/state/walk.js";
+import { decodeItems, encodeItem } from "../../framework/src/replication/itemWire.js";
+
+/** A delta as a backup gets it: through the replication wire (itemWire.ts), as one item. */
+function overTheWire(delta: Delta): Delta {
+  const [item] = decodeItems(encodeItem({ k: "d", p: 1, t: "a", i: "b", s: 1, d: delta, lu: 0 }).map((w) => w.text).join(""));
+  if (item?.k !== "d") throw new Error("not a delta item");
+  return item.d;
+}
 
 class Money {
   constructor(public cents = 0, public currency = "EUR") {}
@@ -99,13 +107,15 @@ test("commit records deletions of object keys and map entries", (t) => {
   ]);
 });
 
-// A model of arbitrary state: nested plain objects, arrays and string-keyed maps of JSON-ish leaves.
+// A model of arbitrary state: nested plain objects, arrays and maps (string and number keys, Infinity among them) of JSON-ish leaves.
+// Not NaN keys: superjson 2 (the serializer of every non-JSON value) files two NaN keys as one
+// referential equality and breaks the inner map on the way back, whatever Berth's own codec does.
 const leaf = fc.oneof(fc.integer(), fc.string({ maxLength: 4 }), fc.boolean(), fc.constant(null), fc.date({ noInvalidDate: true }));
 const { tree } = fc.letrec((tie) => ({
   tree: fc.oneof({ depthSize: "small", withCrossShrink: true }, leaf, tie("obj"), tie("arr"), tie("map")),
   obj: fc.dictionary(fc.constantFrom("a", "b", "c", "d"), tie("tree"), { maxKeys: 4, noNullPrototype: true }),
   arr: fc.array(tie("tree"), { maxLength: 4 }),
-  map: fc.array(fc.tuple(fc.constantFrom("k1", "k2", "k3"), tie("tree")), { maxLength: 3 }).map((entries) => new Map(entries)),
+  map: fc.array(fc.tuple(fc.oneof(fc.constantFrom("k1", "k2", "k3", ""), fc.integer({ min: -2, max: 2 }), fc.constantFrom(1.5, 1e21, -0.25, Number.POSITIVE_INFINITY)), tie("tree")), { maxLength: 3 }).map((entries) => new Map<unknown, unknown>(entries)),
 }));
 
 test("property: applying the delta to the previous copy reproduces the new state", (t) => {
@@ -115,7 +125,7 @@ test("property: applying the delta to the previous copy reproduces the new state
       const backup = serializer.parse(serializer.stringify(prev)); // what a backup node holds
       const delta: Delta = [];
       const committed = commitValue(after, prev, "state", delta);
-      const shipped = serializer.parse(serializer.stringify(delta)) as Delta; // over the wire
+      const shipped = overTheWire(delta);
       const rebuilt = applyDelta(backup, shipped);
       return isDeepStrictEqual(committed, after) && isDeepStrictEqual(rebuilt, after) && isDeepStrictEqual(prev, before);
     }),
@@ -131,7 +141,7 @@ test("property: a chain of turns replayed from deltas ends where the state ends"
       for (const next of states.slice(1)) {
         const delta: Delta = [];
         committed = commitValue(next, committed, "state", delta);
-        replica = applyDelta(replica, serializer.parse(serializer.stringify(delta)) as Delta);
+        replica = applyDelta(replica, overTheWire(delta));
       }
       return isDeepStrictEqual(replica, states[states.length - 1]);
     }),

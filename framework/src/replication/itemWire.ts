@@ -19,7 +19,7 @@ import { MAX_PIECES, type ReplItem } from "./items.js";
  *   tombstone  "x" int(p) field(type) field(id) int(s)
  *   piece      "p" int(p) field(type) field(id) int(s) int(x) int(n) field(text)
  *   op         "s" path payload(value) · "r" path · "a" path payload(values)
- *   path       int(#steps) ("k" field(key) | "i" int(index))*
+ *   path       int(#steps) ("k" field(key) | "i" int(index) | "n" num(a Map's other number key))*
  *   call       "-" | "c" field(id) num(at) ("1" | "0") ("-" | payload(value))
  *   timers     "-" | "t" payload(timers) int(timerSeq)   (a delta's timers and their sequence travel together)
  *   payload    field("j" JSON | "s" superjson)
@@ -109,7 +109,7 @@ function encodeOne(item: ReplItem): string {
 
 function encodeOp(op: DeltaOp): string {
   let path = `${op.path.length}:`;
-  for (const seg of op.path) path += typeof seg === "number" ? `i${seg}:` : `k${field(seg)}`;
+  for (const seg of op.path) path += typeof seg === "string" ? `k${field(seg)}` : Number.isSafeInteger(seg) && seg >= 0 ? `i${seg}:` : `n${numField(seg)}`;
   switch (op.op) {
     case "set":
       return `s${path}${field(packPayload(op.value))}`;
@@ -164,7 +164,8 @@ function readOp(r: FrameReader): DeltaOp {
     const kind = r.char("path step");
     if (kind === "k") path[x] = r.str(LIMITS.key, "path key", true);
     else if (kind === "i") path[x] = r.int(MAX_SEQ, "path index");
-    else throw new MalformedMessageError("replication item: a path step must be a key or an index");
+    else if (kind === "n") path[x] = r.finite("path number");
+    else throw new MalformedMessageError("replication item: a path step must be a key, an index or a number");
   }
   switch (code) {
     case "s":

@@ -235,8 +235,11 @@ class Walk {
   }
 
   private commitMap(live: Map<unknown, unknown>, prev: Map<unknown, unknown>): unknown {
-    // Per-entry deltas need keys that survive JSON as path segments; others replace the map.
-    for (const k of live.keys()) if (typeof k !== "string" && typeof k !== "number") return this.replace(live);
+    // Per-entry deltas need keys that survive the wire as path segments (strings, finite
+    // numbers), in the new map and in the old (a deleted key is a path too); others (objects,
+    // NaN, Infinity…) replace the map.
+    for (const k of live.keys()) if (!isPathKey(k)) return this.replace(live);
+    for (const k of prev.keys()) if (!isPathKey(k)) return this.replace(live);
     let changed = false;
     const out = new Map<unknown, unknown>();
     for (const [k, v] of live) {
@@ -265,6 +268,11 @@ class Walk {
     }
     return changed ? out : prev;
   }
+}
+
+/** Whether a Map key can be a delta path segment. */
+function isPathKey(k: unknown): k is PathSegment {
+  return typeof k === "string" || (typeof k === "number" && Number.isFinite(k));
 }
 
 /** A new object with the prototype `proto` holding `old`'s fields that `src` still has, in `src`'s order up to `stop`. */
