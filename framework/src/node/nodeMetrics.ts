@@ -73,6 +73,7 @@ export function clusterFamilies(f: ClusterFigures): MetricFamily[] {
     counter("berth_replication_bytes_total", "Bytes sent to backups (encoded messages, resends included) plus payload bytes appended to the event log.", r.bytes),
     counter("berth_replication_sync_failures_total", "Sync turns whose acknowledgements did not arrive in time (their callers got ReplicationError).", r.syncFailures),
     counter("berth_replication_under_replicated_total", "Writes that wanted more backups than the cluster has.", r.underReplicated),
+    counter("berth_replication_refused_items_total", "Replication items a backup refused as malformed or too large (a bug): dropped, their actors resent in full.", r.refusedItems),
     gauge("berth_replication_lag_seconds", "Age of the oldest delta not yet confirmed by its backup (0 when all are confirmed).", r.lagMs / 1000),
     gauge("berth_backup_copies", "Hot backup copies of other nodes' actors held here.", r.backupCopies),
     counter("berth_log_appends_total", "Event log appends acknowledged for this node's turns.", r.logAppends),

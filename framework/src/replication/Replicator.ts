@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Activation, CommittedTurn } from "../actor/Activation.js";
 import type { ActorRecord } from "../actor/record.js";
 import type { ActorType } from "../actor/defineActor.js";
-import { ReplicationError } from "../errors.js";
+import { MalformedMessageError, PayloadTooLargeError, ReplicationError } from "../errors.js";
 import type { PartitionTable } from "../placement/index.js";
 import { stringify } from "../state/serializer.js";
 import type { ControlMessage } from "../transport/control.js";
@@ -40,6 +40,8 @@ export interface ReplicationStats {
   syncFailures: number;
   /** Writes that wanted more backups than the cluster has. */
   underReplicated: number;
+  /** Items a backup refused as malformed or too large (a bug): dropped, their actor resent in full. */
+  refusedItems: number;
   logAppends: number;
   logFailures: number;
   /** Oldest unacknowledged item per backup, max over backups (ms): the replication lag. */
@@ -79,6 +81,16 @@ class Channel {
   inFlight: Sendable[] = [];
   sending = false;
   failures = 0;
+  /**
+   * Items per message. After a message is refused as malformed (an item the backup cannot
+   * read — a bug, never the network), the next ones carry half as many, down to the one item
+   * that is refused alone; the first message accepted restores the bound.
+   */
+  limit = MAX_ITEMS_PER_MESSAGE;
+  /** Actors sent in full because an item of theirs was refused, until the backup holds them. */
+  readonly resentFull = new Set<string>();
+  /** Whether a refusal was logged since the last message the backup accepted (one error line per episode, not per item). */
+  refusing = false;
   constructor(readonly target: string) {}
 }
 
@@ -113,7 +125,7 @@ export class Replicator {
    * acknowledged turn is never behind a gap that replay would stop at.
    */
   private readonly logTail = new Map<string, Promise<void>>();
-  readonly stats: ReplicationStats = { deltas: 0, fullRecords: 0, bytes: 0, syncFailures: 0, underReplicated: 0, logAppends: 0, logFailures: 0, lagMs: 0, logP50Ms: 0, logP99Ms: 0 };
+  readonly stats: ReplicationStats = { deltas: 0, fullRecords: 0, bytes: 0, syncFailures: 0, underReplicated: 0, refusedItems: 0, logAppends: 0, logFailures: 0, lagMs: 0, logP50Ms: 0, logP99Ms: 0 };
   private readonly timer: NodeJS.Timeout;
   private closed = false;
 
@@ -344,7 +356,7 @@ export class Replicator {
     let chars = 0;
     const budget = batchBudget(this.deps.maxPayload());
     for (const q of ch.queue) {
-      if (count >= MAX_ITEMS_PER_MESSAGE || (count > 0 && chars + q.text.length > budget)) break;
+      if (count >= ch.limit || (count > 0 && chars + q.text.length > budget)) break;
       count++;
       chars += q.text.length;
     }
@@ -354,6 +366,8 @@ export class Replicator {
     try {
       const reply = (await this.deps.sendItems(ch.target, { op: "repl", e: this.deps.epoch(), from: this.deps.selfId }, batch.map((q) => q.text), 3_000)) as ReplReply;
       ch.failures = 0;
+      ch.limit = MAX_ITEMS_PER_MESSAGE;
+      ch.refusing = false;
       ch.inFlight = [];
       if (reply.rejected === undefined) {
         // The backup holds every item of the batch except those of the actors it needs in full.
@@ -364,6 +378,7 @@ export class Replicator {
           const key = actorKey(item.t, item.i);
           if (!missing.has(key) && item.s > (ch.acked.get(key) ?? -1)) {
             ch.acked.set(key, item.s);
+            if (ch.resentFull.size > 0) ch.resentFull.delete(key);
             advanced?.add(key);
           }
         }
@@ -384,15 +399,53 @@ export class Replicator {
         }
       }
     } catch (err) {
+      ch.inFlight = [];
+      if (err instanceof MalformedMessageError || err instanceof PayloadTooLargeError) {
+        // Sending the same items again cannot succeed: find the one the backup cannot take.
+        if (batch.length > 1) {
+          ch.queue.unshift(...batch);
+          ch.limit = Math.ceil(batch.length / 2);
+        } else if (batch[0] !== undefined) {
+          this.refused(ch, batch[0], err);
+        }
+        return;
+      }
       // Resent later; applying is idempotent on the backup.
       ch.failures++;
-      ch.inFlight = [];
       ch.queue.unshift(...batch);
       this.deps.log.debug({ err, target: ch.target, items: batch.length }, "replication send failed; retrying");
       await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** Math.min(ch.failures, 4), 800)));
     } finally {
       ch.sending = false;
       if (ch.queue.length > 0) this.scheduleFlush();
+    }
+  }
+
+  /**
+   * A backup refused `q` on its own. The other pieces of its item go too, and the actor is sent
+   * in full instead: the backup then has all of it, however the item was malformed. If that is
+   * refused as well, the actor is given up on for now: its waiters fail, and its next turn tries
+   * again (the backup asks for the record when a delta finds no copy).
+   */
+  private refused(ch: Channel, q: Sendable, err: Error): void {
+    const { item } = q;
+    const key = actorKey(item.t, item.i);
+    this.stats.refusedItems++;
+    const fields = { err, target: ch.target, actor: item.t, id: item.i, seq: item.s, kind: item.k };
+    if (ch.refusing) this.deps.log.debug(fields, "a backup refused a replication item");
+    else this.deps.log.error(fields, "a backup refused a replication item (more are logged at debug level until it accepts one); the actor is sent in full instead");
+    ch.refusing = true;
+    ch.queue = ch.queue.filter((x) => !(x.item.t === item.t && x.item.i === item.i && x.item.s === item.s));
+    if (!ch.resentFull.has(key) && this.deps.recordOf(item.t, item.i) !== undefined) {
+      ch.resentFull.add(key);
+      this.resendFull(ch, key, [q]);
+      return;
+    }
+    ch.resentFull.delete(key);
+    for (const w of [...(this.waitersByKey.get(key) ?? [])]) {
+      this.removeWaiter(w);
+      this.stats.syncFailures++;
+      w.reject(new ReplicationError(`backup ${ch.target} refused the replication of ${key}: ${err.message}`));
     }
   }
 
