@@ -1,12 +1,34 @@
-import { SuperJSON } from "superjson";
+import { SuperJSON, type SuperJSONResult, type SuperJSONValue } from "superjson";
 import { ConfigError } from "../errors.js";
+
+/**
+ * SuperJSON without its referential equalities. Berth's values are trees — states, arguments
+ * and results are copied at every boundary, so no two places share an object — and superjson
+ * 2.2 files every `NaN` as one shared object: `{ m: new Map([[NaN, 1]]), n: NaN }` came back
+ * with an empty map. Nor may a peer's message make two places of a state one object.
+ */
+class TreeSerializer extends SuperJSON {
+  override serialize(object: SuperJSONValue): SuperJSONResult {
+    return withoutReferences(super.serialize(object));
+  }
+
+  override deserialize<T = unknown>(payload: SuperJSONResult, options?: { inPlace?: boolean }): T {
+    return super.deserialize<T>(withoutReferences(payload), options);
+  }
+}
+
+function withoutReferences(result: SuperJSONResult): SuperJSONResult {
+  if (typeof result !== "object" || result === null || result.meta?.referentialEqualities === undefined) return result;
+  const { referentialEqualities: _dropped, ...meta } = result.meta;
+  return { ...result, meta };
+}
 
 /**
  * The one serializer of the framework. Actor state, call arguments, results, deltas and
  * snapshots all go through this instance, so what round-trips in one place round-trips
  * everywhere. Dates, Maps, Sets, bigint, RegExp, URL and registered classes survive.
  */
-export const serializer = new SuperJSON();
+export const serializer: SuperJSON = new TreeSerializer();
 
 /** Prototypes of registered classes, for the state walker (see `walk.ts`). */
 const registeredPrototypes = new Map<object, string>();
