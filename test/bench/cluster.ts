@@ -4,6 +4,7 @@ import { createNode, type ClusterNode } from "berth";
 import { startNatsServer } from "../../framework/src/harness/index.js";
 import { Log, LogAsync, LogSyncBackup, LogSyncLog, Timer, type LogActor } from "../fixtures/log-app/app.js";
 import { startLoad } from "../helpers/history.js";
+import { readStatus } from "../../framework/src/cli/statusCommand.js";
 import { spawnNode, waitFor } from "../helpers/nodeProcess.js";
 import { median, quantile, round } from "./measure.js";
 import type { Benchmark, BenchResult } from "./types.js";
@@ -189,7 +190,18 @@ async function processBed(workers: number): Promise<{ gateway: ClusterNode; clos
   const nodes = await Promise.all(Array.from({ length: workers }, (_, i) => spawnNode({ app: "test/fixtures/log-app", urls: [server.url], cluster, id: `w${i + 1}`, env: { BERTH_LOG_LEVEL: "info" } })));
   const gateway = await createNode({ actors: ACTORS, nats: { servers: [server.url] }, cluster, id: "gw", roles: ["gateway"], logger: "error" });
   await waitFor(() => gateway.view.members.length === workers + 1, 20_000, "every worker in the view");
-  await sleep(2_000); // the fresh cluster recovers its partitions first
+  // The fresh cluster places and recovers its partitions first: wait until the workers' records
+  // (rewritten every ~2 s) show each of them up, every partition owned, none moving.
+  await waitFor(
+    async () => {
+      await sleep(200);
+      const st = await readStatus([server.url], cluster);
+      const ws = st.members.filter((m) => m.roles.includes("worker"));
+      return ws.length === workers && ws.every((m) => m.inView && m.state === "up" && m.moving === 0) && ws.reduce((n, m) => n + m.partitions, 0) === 1024;
+    },
+    30_000,
+    "every worker up with its partitions, none moving",
+  );
   return {
     gateway,
     async close() {
