@@ -2,6 +2,7 @@ import test from "ava";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { createNode } from "berth";
+import { mixedProtocols, readStatus, type MemberStatus } from "../../framework/src/cli/statusCommand.js";
 import { WIRE_PROTOCOL } from "../../framework/src/transport/wire.js";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
 
@@ -44,4 +45,15 @@ test("a node names a member that speaks another inter-node protocol, once, and n
   t.is(seen[0]?.member, "old-1");
   t.is(seen[0]?.memberProtocol, 1);
   t.regex(seen[0]?.msg ?? "", /Run every node of a cluster on one Berth version/);
+  // `berth status` reports each record's protocol.
+  const status = await readStatus(nats.urls, cluster);
+  t.is(status.members.find((m) => m.id === "old-1")?.protocol, 1);
+  t.is(status.members.find((m) => m.id === "new-1")?.protocol, WIRE_PROTOCOL);
+});
+
+test("berth status warns when the members in the view speak more than one protocol", (t) => {
+  const member = (id: string, protocol: number | null, inView = true): MemberStatus => ({ id, roles: ["worker"], state: "up", inView, pid: 1, host: "h", partitions: 0, actors: 0, moving: 0, moves: null, rates: null, updatedAgoMs: 0, protocol });
+  t.is(mixedProtocols([member("a", 2), member("b", 2), member("c", null)]), null);
+  t.is(mixedProtocols([member("a", 2), member("gone", 1, false)]), null, "a record of a node no longer in the view does not count");
+  t.regex(mixedProtocols([member("a", 2), member("b", 1)]) ?? "", /different inter-node protocols \(a 2, b 1\).*one Berth version/);
 });

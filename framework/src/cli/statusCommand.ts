@@ -31,6 +31,8 @@ export interface MemberStatus {
   readonly rates: { readonly calls: number; readonly deltas: number; readonly bytes: number; readonly lagMs: number } | null;
   /** ms since the node last wrote its record. */
   readonly updatedAgoMs: number | null;
+  /** The inter-node protocol version of its record (1 for records that do not say); null without a record. */
+  readonly protocol: number | null;
 }
 
 /** What `berth status --json` prints. */
@@ -74,6 +76,7 @@ export async function readStatus(urls: string[], cluster: string, auth: NatsAuth
             ? null
             : { calls: r.stats.callsPerSec ?? 0, deltas: r.stats.deltasPerSec, bytes: r.stats.replicationBytesPerSec ?? 0, lagMs: r.stats.replicationLagMs ?? 0 },
         updatedAgoMs: r ? now - r.updated : null,
+        protocol: r ? (r.protocol ?? 1) : null,
       };
     });
     return { cluster, nats: credentialsFromUrls(urls).servers, epoch: view.epoch, members }; // never print a password from a URL
@@ -115,7 +118,20 @@ export function registerStatus(program: Command): void {
         m.updatedAgoMs === null ? "-" : `${(m.updatedAgoMs / 1000).toFixed(1)}s ago`,
       ]);
       printTable(["ID", "ROLE", "STATE", "PID", "HOST", "PARTITIONS", "ACTORS", "MOVING", "MOVES S/F/A", "CALLS/S", "DELTAS/S", "REPL/S", "LAG", "UPDATED"], rows);
+      const mixed = mixedProtocols(status.members);
+      if (mixed !== null) console.log(`\n!! ${mixed}`);
     });
+}
+
+/**
+ * A warning when the live members speak more than one inter-node protocol (two Berth versions
+ * whose nodes refuse each other's frames), else null.
+ */
+export function mixedProtocols(members: readonly MemberStatus[]): string | null {
+  const live = members.filter((m) => m.inView && m.protocol !== null);
+  if (new Set(live.map((m) => m.protocol)).size <= 1) return null;
+  const list = live.map((m) => `${m.id} ${m.protocol}`).join(", ");
+  return `members speak different inter-node protocols (${list}): calls and replication between them fail. Run every node of a cluster on one Berth version.`;
 }
 
 /** `812 B`, `12.3 kB`, `4.1 MB` (per second in the status table). */
