@@ -31,7 +31,7 @@ export interface MemberStatus {
   readonly rates: { readonly calls: number; readonly deltas: number; readonly bytes: number; readonly lagMs: number } | null;
   /** ms since the node last wrote its record. */
   readonly updatedAgoMs: number | null;
-  /** The inter-node protocol version of its record (1 for records that do not say); null without a record. */
+  /** The inter-node protocol version of its record; null without a record. */
   readonly protocol: number | null;
 }
 
@@ -76,7 +76,7 @@ export async function readStatus(urls: string[], cluster: string, auth: NatsAuth
             ? null
             : { calls: r.stats.callsPerSec ?? 0, deltas: r.stats.deltasPerSec, bytes: r.stats.replicationBytesPerSec ?? 0, lagMs: r.stats.replicationLagMs ?? 0 },
         updatedAgoMs: r ? now - r.updated : null,
-        protocol: r ? (r.protocol ?? 1) : null,
+        protocol: r?.protocol ?? null,
       };
     });
     return { cluster, nats: credentialsFromUrls(urls).servers, epoch: view.epoch, members }; // never print a password from a URL

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { ConfigError } from "../errors.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
 import type { Transport } from "../transport/types.js";
+import { WIRE_PROTOCOL } from "../transport/wire.js";
 import { encodeTable, rebalance, type PartitionTable, type PlacementOptions } from "../placement/index.js";
 import { decodeHeartbeat, encodeJson, placedMembers, sameMembers, sortMembers, tableOfView } from "./codec.js";
 import { memberLiveness, nodeLifecycle, xstateClock } from "./machines.js";
@@ -42,8 +43,6 @@ export interface SelfDescription extends Member {
   readonly host: string;
   readonly started: number;
   readonly http?: string;
-  /** The inter-node protocol version it speaks (written in its record). */
-  readonly protocol?: number;
 }
 
 export interface MembershipOptions {
@@ -463,7 +462,7 @@ export class Membership {
       started: s.started,
       updated: this.options.clock.now(),
       ...(s.http !== undefined ? { http: s.http } : {}),
-      ...(s.protocol !== undefined ? { protocol: s.protocol } : {}),
+      protocol: WIRE_PROTOCOL,
       ...(this.options.stats ? { stats: this.safeStats() } : {}),
     };
     try {

@@ -94,7 +94,7 @@ export function decodeRecord(bytes: Uint8Array): NodeRecord {
     started: num(o, "started", 0, Number.MAX_SAFE_INTEGER, "node record"),
     updated: num(o, "updated", 0, Number.MAX_SAFE_INTEGER, "node record"),
     ...(typeof o.http === "string" && o.http.length <= 256 ? { http: o.http } : {}),
-    ...(Number.isInteger(o.protocol) && (o.protocol as number) >= 1 && (o.protocol as number) <= 1_000_000 ? { protocol: o.protocol as number } : {}),
+    protocol: o.protocol === undefined ? 1 : num(o, "protocol", 1, 1_000_000, "node record"),
     ...(parsedStats ? { stats: parsedStats } : {}),
   };
   return record;

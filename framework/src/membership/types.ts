@@ -47,8 +47,8 @@ export interface NodeRecord extends Member {
   readonly updated: number;
   /** The node's HTTP address, if it serves HTTP (gateway or embedded). */
   readonly http?: string;
-  /** The version of the protocol between nodes it speaks (`WIRE_PROTOCOL`); absent: 1. */
-  readonly protocol?: number;
+  /** The version of the protocol between nodes it speaks (`WIRE_PROTOCOL`; 1 for records written before nodes said). */
+  readonly protocol: number;
   readonly stats?: NodeRecordStats;
 }
 

@@ -138,7 +138,6 @@ export class ClusterNode extends BerthNode {
         pid: process.pid,
         host: hostname(),
         started: Date.now(),
-        protocol: WIRE_PROTOCOL,
         ...(options.httpAddress !== undefined ? { http: options.httpAddress } : {}),
       },
       transport: this.transport,
@@ -283,12 +282,11 @@ export class ClusterNode extends BerthNode {
       return;
     }
     for (const r of this.recordCache.values()) {
-      const protocol = r.protocol ?? 1;
-      if (protocol === WIRE_PROTOCOL || r.state === "down" || this.protocolWarned.get(r.id) === r.incarnation) continue;
+      if (r.protocol === WIRE_PROTOCOL || r.state === "down" || this.protocolWarned.get(r.id) === r.incarnation) continue;
       this.protocolWarned.set(r.id, r.incarnation);
       this.log.error(
-        { member: r.id, memberProtocol: protocol, protocol: WIRE_PROTOCOL },
-        `node ${r.id} speaks inter-node protocol ${protocol} and this node ${WIRE_PROTOCOL}: calls and replication between them fail. Run every node of a cluster on one Berth version (stop the old ones, then start the new)`,
+        { member: r.id, memberProtocol: r.protocol, protocol: WIRE_PROTOCOL },
+        `node ${r.id} speaks inter-node protocol ${r.protocol} and this node ${WIRE_PROTOCOL}: calls and replication between them fail. Run every node of a cluster on one Berth version (stop the old ones, then start the new)`,
       );
     }
   }
