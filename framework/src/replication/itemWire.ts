@@ -1,7 +1,7 @@
 import { MalformedMessageError } from "../errors.js";
 import { checkRecord, type CallOutcome, type TimerRecord } from "../actor/record.js";
 import type { DeltaOp, PathSegment } from "../state/delta.js";
-import { field, FrameReader, numField, packPayload } from "../transport/wire.js";
+import { field, FrameReader, LIMITS, numField, packPayload } from "../transport/wire.js";
 import { MAX_PIECES, type ReplItem } from "./items.js";
 
 /**
@@ -60,7 +60,9 @@ export function batchBudget(maxPayload: number): number {
 const MAX_ITEMS = 10_000;
 const MAX_OPS = 100_000;
 const MAX_PATH = 64;
-const LIMITS = { type: 64, id: 256, callId: 64, key: 1 << 20, value: 1 << 30 };
+/** Bounds of an item's own texts beside the call fields' (`LIMITS`): a path key, a packed value. */
+const MAX_KEY = 1 << 20;
+const MAX_VALUE = 1 << 30;
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
 /**
@@ -123,8 +125,8 @@ function encodeOp(op: DeltaOp): string {
 function readItem(r: FrameReader): ReplItem {
   const kind = r.char("kind");
   const p = r.int(65535, "partition");
-  const t = r.str(LIMITS.type, "actor type");
-  const i = r.str(LIMITS.id, "actor id");
+  const t = r.str(LIMITS.actorType, "actor type");
+  const i = r.str(LIMITS.actorId, "actor id");
   const s = r.int(MAX_SEQ, "sequence");
   switch (kind) {
     case "d": {
@@ -136,20 +138,20 @@ function readItem(r: FrameReader): ReplItem {
       const timers = r.char("timers flag");
       if (timers === "-") return c === undefined ? { k: "d", p, t, i, s, d, lu } : { k: "d", p, t, i, s, d, c, lu };
       if (timers !== "t") throw new MalformedMessageError("replication item: timers flag must be - or t");
-      const tm = r.payload(LIMITS.value, "timers");
+      const tm = r.payload(MAX_VALUE, "timers");
       if (!Array.isArray(tm)) throw new MalformedMessageError("replication item: timers must be a list");
       const ts = r.int(MAX_SEQ, "timer sequence");
       return { k: "d", p, t, i, s, d, ...(c === undefined ? {} : { c }), tm: tm as TimerRecord[], ts, lu };
     }
     case "f":
-      return { k: "f", p, t, i, s, r: checkRecord(r.payload(LIMITS.value, "record")) };
+      return { k: "f", p, t, i, s, r: checkRecord(r.payload(MAX_VALUE, "record")) };
     case "x":
       return { k: "x", p, t, i, s };
     case "p": {
       const x = r.int(MAX_PIECES, "piece index");
       const n = r.int(MAX_PIECES, "piece count");
       if (n < 2 || x >= n) throw new MalformedMessageError("replication item piece is invalid");
-      return { k: "fp", p, t, i, s, x, n, d: r.str(LIMITS.value, "piece text") };
+      return { k: "fp", p, t, i, s, x, n, d: r.str(MAX_VALUE, "piece text") };
     }
     default:
       throw new MalformedMessageError("replication item kind must be d, f, x or p");
@@ -162,18 +164,18 @@ function readOp(r: FrameReader): DeltaOp {
   const path = new Array<PathSegment>(steps);
   for (let x = 0; x < steps; x++) {
     const kind = r.char("path step");
-    if (kind === "k") path[x] = r.str(LIMITS.key, "path key", true);
+    if (kind === "k") path[x] = r.str(MAX_KEY, "path key", true);
     else if (kind === "i") path[x] = r.int(MAX_SEQ, "path index");
     else if (kind === "n") path[x] = r.finite("path number");
     else throw new MalformedMessageError("replication item: a path step must be a key, an index or a number");
   }
   switch (code) {
     case "s":
-      return { op: "set", path, value: r.payload(LIMITS.value, "value") };
+      return { op: "set", path, value: r.payload(MAX_VALUE, "value") };
     case "r":
       return { op: "del", path };
     case "a": {
-      const values = r.payload(LIMITS.value, "values");
+      const values = r.payload(MAX_VALUE, "values");
       if (!Array.isArray(values)) throw new MalformedMessageError("replication item: appended values must be a list");
       return { op: "push", path, values };
     }
@@ -194,5 +196,5 @@ function readCall(r: FrameReader): CallOutcome | undefined {
     r.at++;
     return { id, at, ok: ok === "1" };
   }
-  return { id, at, ok: ok === "1", value: r.payload(LIMITS.value, "call value") };
+  return { id, at, ok: ok === "1", value: r.payload(MAX_VALUE, "call value") };
 }

@@ -19,7 +19,8 @@ export const WIRE_PROTOCOL = 2;
 /** Default bound for any message (NATS' own default `max_payload`). */
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
-const LIMITS = { callId: 64, actorType: 64, actorId: 256, method: 64, node: 128, args: 64 };
+/** Bounds of the fields of calls and replication items. */
+export const LIMITS = { callId: 64, actorType: 64, actorId: 256, method: 64, node: 128, args: 64 } as const;
 
 /** A call on its way to the node that owns the actor. */
 export interface CallRequest {
@@ -175,10 +176,6 @@ export class FrameReader {
     return v;
   }
 
-  num(max: number, name: string): number {
-    return this.int(max, name);
-  }
-
   /** A finite number as `String(n)` writes it, then `:` (see `numField`). */
   finite(name: string): number {
     const end = this.text.indexOf(":", this.at);
@@ -246,8 +243,8 @@ export function decodeCallRequest(bytes: Uint8Array, limit = DEFAULT_MAX_PAYLOAD
   const actorId = r.str(LIMITS.actorId, "actor id");
   const method = r.str(LIMITS.method, "method");
   const from = r.str(LIMITS.node, "caller node");
-  const ttlMs = r.num(24 * 3600_000, "ttl");
-  const epoch = r.num(Number.MAX_SAFE_INTEGER, "epoch");
+  const ttlMs = r.int(24 * 3600_000, "ttl");
+  const epoch = r.int(Number.MAX_SAFE_INTEGER, "epoch");
   const args = unpackPayload(r.text, r.at, "call arguments");
   if (!Array.isArray(args) || args.length > LIMITS.args) throw new MalformedMessageError(`call arguments must be an array of at most ${LIMITS.args}`);
   return { callId, actorType, actorId, method, args, ttlMs, epoch, from };
