@@ -6,7 +6,7 @@ import { MalformedMessageError, PayloadTooLargeError, ReplicationError } from ".
 import type { PartitionTable } from "../placement/index.js";
 import { stringify } from "../state/serializer.js";
 import type { ControlMessage } from "../transport/control.js";
-import { actorKey, type ReplItem, type ReplReply } from "./items.js";
+import { actorKey, splitActorKey, type ReplItem, type ReplReply } from "./items.js";
 import { batchBudget, encodeItem, type WireItem } from "./itemWire.js";
 import type { EventLog } from "./log/index.js";
 
@@ -105,9 +105,8 @@ const MAX_ITEMS_PER_MESSAGE = 500;
  */
 export class Replicator {
   private readonly channels = new Map<string, Channel>();
-  private readonly waiters = new Set<Waiter>();
-  /** The same waiters by actor key: an acknowledgement looks only at the waiters of the actors it advanced. */
-  private readonly waitersByKey = new Map<string, Waiter[]>();
+  /** Sync turns waiting for their acknowledgements, by actor key: an acknowledgement looks only at the actors it advanced. */
+  private readonly waiters = new Map<string, Waiter[]>();
   private flushScheduled = false;
   /** The last item encoded, so an item queued for several backups is encoded once. */
   private lastEncoded: { readonly item: ReplItem; readonly wire: readonly WireItem[] } | null = null;
@@ -259,7 +258,7 @@ export class Replicator {
     for (const ch of this.channels.values()) {
       if (ch.queue.some((q) => q.item.p === partition) || ch.inFlight.some((q) => q.item.p === partition)) return true;
     }
-    for (const w of this.waiters) if (w.partition === partition) return true;
+    for (const w of this.allWaiters()) if (w.partition === partition) return true;
     return false;
   }
 
@@ -285,15 +284,14 @@ export class Replicator {
   /** Re-targets waiting turns after a view change: new backups get full records. */
   viewChanged(): void {
     const now = Date.now();
-    for (const w of this.waiters) {
+    for (const w of [...this.allWaiters()]) {
       const backups = this.backupsOf(w.partition);
       for (const t of backups.slice(0, w.need)) {
         const ch = this.channels.get(t);
         if ((ch?.acked.get(w.key) ?? -1) >= w.seq) continue;
-        const [type, ...rest] = w.key.split("/");
-        const id = rest.join("/");
-        const record = this.deps.recordOf(type as string, id);
-        if (record !== undefined) this.enqueue(t, { item: fullItem(w.partition, type as string, id, record), committedAt: now });
+        const { type, id } = splitActorKey(w.key);
+        const record = this.deps.recordOf(type, id);
+        if (record !== undefined) this.enqueue(t, { item: fullItem(w.partition, type, id, record), committedAt: now });
       }
       this.check(w);
     }
@@ -305,9 +303,8 @@ export class Replicator {
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
-    for (const w of this.waiters) w.reject(new ReplicationError("the node is stopping"));
+    for (const w of this.allWaiters()) w.reject(new ReplicationError("the node is stopping"));
     this.waiters.clear();
-    this.waitersByKey.clear();
   }
 
   // ---- internals ----
@@ -386,8 +383,9 @@ export class Replicator {
         // Only waiters of actors this batch advanced can have become held.
         if (advanced !== null) {
           for (const key of advanced) {
-            const ws = this.waitersByKey.get(key);
-            if (ws !== undefined) for (const w of [...ws]) this.check(w);
+            const ws = this.waiters.get(key);
+            // Backwards: a waiter found held is removed from this list.
+            if (ws !== undefined) for (let x = ws.length - 1; x >= 0; x--) this.check(ws[x] as Waiter);
           }
         }
         // A tombstone's confirmation is needed only by its own turn: then forget the actor, or
@@ -442,22 +440,21 @@ export class Replicator {
       return;
     }
     ch.resentFull.delete(key);
-    for (const w of [...(this.waitersByKey.get(key) ?? [])]) {
-      this.removeWaiter(w);
+    const ws = this.waiters.get(key) ?? [];
+    this.waiters.delete(key);
+    for (const w of ws) {
       this.stats.syncFailures++;
       w.reject(new ReplicationError(`backup ${ch.target} refused the replication of ${key}: ${err.message}`));
     }
   }
 
   private resendFull(ch: Channel, key: string, sent: readonly Queued[]): void {
-    const slash = key.indexOf("/");
-    const type = key.slice(0, slash);
-    const id = key.slice(slash + 1);
+    const { type, id } = splitActorKey(key);
     const record = this.deps.recordOf(type, id);
     if (record === undefined) return; // gone (moved or destroyed): nothing to resync
     // The partition comes from the item the backup could not apply (async plans have no waiter).
     const mine = (q: Queued): boolean => q.item.t === type && q.item.i === id;
-    const p = sent.find(mine)?.item.p ?? ch.queue.find(mine)?.item.p ?? this.waitersByKey.get(key)?.[0]?.partition;
+    const p = sent.find(mine)?.item.p ?? ch.queue.find(mine)?.item.p ?? this.waiters.get(key)?.[0]?.partition;
     if (p === undefined) return;
     this.stats.fullRecords++;
     const item = fullItem(p, type, id, record);
@@ -468,9 +465,8 @@ export class Replicator {
   private waitFor(key: string, partition: number, seq: number, need: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const w: Waiter = { key, partition, seq, need, deadline: Date.now() + (this.deps.syncTimeoutMs ?? 5_000), resolve, reject };
-      this.waiters.add(w);
-      const same = this.waitersByKey.get(key);
-      if (same === undefined) this.waitersByKey.set(key, [w]);
+      const same = this.waiters.get(key);
+      if (same === undefined) this.waiters.set(key, [w]);
       else same.push(w);
       this.check(w); // held already (a reconfirmation after the acknowledgement arrived)
     });
@@ -488,17 +484,20 @@ export class Replicator {
   }
 
   private removeWaiter(w: Waiter): void {
-    this.waiters.delete(w);
-    const same = this.waitersByKey.get(w.key);
+    const same = this.waiters.get(w.key);
     if (same === undefined) return;
     const at = same.indexOf(w);
     if (at >= 0) same.splice(at, 1);
-    if (same.length === 0) this.waitersByKey.delete(w.key);
+    if (same.length === 0) this.waiters.delete(w.key);
+  }
+
+  private *allWaiters(): Generator<Waiter> {
+    for (const ws of this.waiters.values()) yield* ws;
   }
 
   private tick(): void {
     const now = Date.now();
-    for (const w of this.waiters) {
+    for (const w of [...this.allWaiters()]) {
       if (w.deadline > now) continue;
       this.removeWaiter(w);
       this.stats.syncFailures++;

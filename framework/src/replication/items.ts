@@ -46,5 +46,11 @@ export function actorKey(type: string, id: string): string {
   return `${type}/${id}`;
 }
 
+/** The type and id of an `actorKey` (a type name has no `/`; an id may). */
+export function splitActorKey(key: string): { readonly type: string; readonly id: string } {
+  const slash = key.indexOf("/");
+  return { type: key.slice(0, slash), id: key.slice(slash + 1) };
+}
+
 /** The most pieces one item may be cut into (bounds what a peer can make a backup buffer). */
 export const MAX_PIECES = 512;
