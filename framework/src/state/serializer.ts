@@ -18,7 +18,7 @@ class TreeSerializer extends SuperJSON {
 }
 
 function withoutReferences(result: SuperJSONResult): SuperJSONResult {
-  if (typeof result !== "object" || result === null || result.meta?.referentialEqualities === undefined) return result;
+  if (result.meta?.referentialEqualities === undefined) return result;
   const { referentialEqualities: _dropped, ...meta } = result.meta;
   return { ...result, meta };
 }
