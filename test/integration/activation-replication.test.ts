@@ -1,6 +1,6 @@
 import test from "ava";
 import { createNode, defineActor, sync, type ClusterNode } from "berth";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { natsForFile, uniqueCluster } from "../helpers/nats.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
 /**
@@ -9,13 +9,7 @@ import { waitFor } from "../helpers/nodeProcess.js";
  * has no copy yet and asks for the full record, which the owner must be able to give while
  * the actor is still activating.
  */
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("single");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile("single");
 
 const Greeter = defineActor("greeter", {
   state: () => ({ started: false, greetings: 0 }),

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from "ava";
 import { async, defineActor, QueryMutationError, sync, token, type ClusterNode } from "berth";
 import { clusterNodes } from "../helpers/cluster.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { natsForFile, uniqueCluster } from "../helpers/nats.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
 /**
@@ -57,13 +57,7 @@ function yieldToIo(): Promise<void> {
   return new Promise((r) => setTimeout(r, 1));
 }
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("single");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile("single");
 
 interface Roles {
   readonly owner: ClusterNode;

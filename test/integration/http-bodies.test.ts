@@ -2,7 +2,7 @@ import test from "ava";
 import { createHash, randomBytes } from "node:crypto";
 import { defineActor } from "berth";
 import { createHttpNode, defineHttp, type HttpNode } from "berth/http";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { natsForFile, uniqueCluster } from "../helpers/nats.js";
 import { settled } from "../helpers/cluster.js";
 
 /**
@@ -40,13 +40,7 @@ const app = defineHttp((r) => {
   });
 }, { bodyLimit: 8 * 1024 * 1024 });
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("single");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile("single");
 
 test("small, large and chunked request bodies and a streamed 5 MB response, through a gateway", async (t) => {
   t.timeout(60_000);

@@ -4,7 +4,7 @@ import { connect } from "@nats-io/transport-node";
 import { defineActor } from "berth";
 import { createHttpNode, defineHttp, sessionCookies, type HttpNode } from "berth/http";
 import { decodeResponse, encodeRequest, type RequestFrame } from "../../framework/src/http/frames.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { natsForFile, uniqueCluster } from "../helpers/nats.js";
 import { settled } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
@@ -27,13 +27,7 @@ const app = defineHttp((r) => {
   r.get("/n", async (c) => c.json({ n: await c.var.session(Counter).get(), node: c.var.nodeId }));
 });
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("single");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile("single");
 
 test("a worker answers malformed frames 400 and misdirected ones 421, runs nothing for them, and keeps serving", async (t) => {
   t.timeout(60_000);

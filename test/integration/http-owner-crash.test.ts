@@ -2,8 +2,9 @@ import test from "ava";
 import { randomBytes } from "node:crypto";
 import { sync } from "berth";
 import { createHttpNode, type HttpNode } from "berth/http";
-import { heldCounterApp } from "../helpers/heldRoutes.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { counterTraffic, heldCounterApp } from "../helpers/heldRoutes.js";
+import { waitFor } from "../helpers/nodeProcess.js";
+import { natsForFile, uniqueCluster } from "../helpers/nats.js";
 import { settled } from "../helpers/cluster.js";
 
 /**
@@ -18,13 +19,7 @@ const VICTIM = "w2";
 /** The victim holds the requests it gets, before they reach the actor, until the test releases them. */
 const { Counter, app, hold } = heldCounterApp({ backup: sync({ backups: 1 }), holds: (node) => node === VICTIM });
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("single");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile("single");
 
 test.serial("when a session's owner crashes holding forwarded requests, its GETs are answered by the successor and its POSTs 502, none run twice, none acknowledged lost", async (t) => {
   t.timeout(90_000);
@@ -41,79 +36,31 @@ test.serial("when a session's owner crashes holding forwarded requests, its GETs
   await settled(nodes.map((n) => n.node));
   const victim = nodes.find((n) => n.node.id === VICTIM) as HttpNode;
 
-  const sessions = await Promise.all(
-    Array.from({ length: 24 }, async () => {
-      const res = await fetch(`${gw.url}/add`, { method: "POST" });
-      t.is(res.status, 200);
-      await res.text();
-      return { cookie: res.headers.get("set-cookie")?.split(";")[0] ?? "", added: 1, uncertain: 0 };
-    }),
-  );
-  const failures: string[] = [];
-  const answers = new Map<string, number>();
-  let running = true;
-  const count = (what: string): void => void answers.set(what, (answers.get(what) ?? 0) + 1);
-  const get = async (s: (typeof sessions)[number], i: number): Promise<void> => {
-    const res = await fetch(`${gw.url}/n`, { headers: { cookie: s.cookie } });
-    const body = await res.text();
-    count(`GET ${res.status}`);
-    if (res.status !== 200) failures.push(`GET of session ${i}: ${res.status} ${body}`);
-  };
-  const post = async (s: (typeof sessions)[number], i: number): Promise<void> => {
-    const res = await fetch(`${gw.url}/add`, { method: "POST", headers: { cookie: s.cookie } });
-    const body = await res.text();
-    count(`POST ${res.status}`);
-    if (res.status === 200) s.added++;
-    else if (res.status === 502 && /may or may not have been applied/.test(body)) s.uncertain++;
-    else failures.push(`POST of session ${i}: ${res.status} ${body}`);
-  };
-  const loops = sessions.map(async (s, i) => {
-    while (running) {
-      if (i % 2 === 0) {
-        await get(s, i);
-        await post(s, i);
-      } else {
-        await post(s, i);
-        await get(s, i);
-      }
-    }
-  });
+  const traffic = await counterTraffic(t, gw.url, 24);
   await new Promise((r) => setTimeout(r, 300)); // traffic on every owner first
   hold.armed = true;
-  const waitUntil = async (cond: () => boolean, what: string, ms = 20_000): Promise<void> => {
-    const end = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
-  await waitUntil(() => hold.gets > 0 && hold.posts > 0, `${VICTIM} to hold a GET and a POST`);
+  await waitFor(() => hold.gets > 0 && hold.posts > 0, 20_000, `${VICTIM} to hold a GET and a POST`);
   const retriesBefore = gw.handler.stats().retries;
-  const before = { ...Object.fromEntries(answers) };
+  const before = { ...Object.fromEntries(traffic.answers) };
   const crashedAt = Date.now();
   await victim.node.crash();
   // Its connection is closed: no request reaches it any more.
   const heldGets = hold.gets;
   const heldPosts = hold.posts;
   // Every session answers again: wait until each loop has finished a request started after the crash.
-  const post502 = (): number => answers.get("POST 502") ?? 0;
-  await waitUntil(() => post502() >= heldPosts, "the held POSTs to be answered", 30_000);
+  const post502 = (): number => traffic.answers.get("POST 502") ?? 0;
+  await waitFor(() => post502() >= heldPosts, 30_000, "the held POSTs to be answered");
   const answeredAfterMs = Date.now() - crashedAt;
   await new Promise((r) => setTimeout(r, 1_000)); // traffic on the successors
-  running = false;
-  await Promise.all(loops);
+  await traffic.stop();
   hold.release();
 
-  t.deepEqual(failures, [], "every GET answered 200, every POST 200 or 502 'may or may not have been applied'");
+  t.deepEqual(traffic.failures, [], "every GET answered 200, every POST 200 or 502 'may or may not have been applied'");
   // Each POST it held answered 502 (so may one it had received and not yet held).
   t.true(post502() >= heldPosts, `${post502()} POSTs answered 502, ${heldPosts} held`);
   t.true(gw.handler.stats().retries - retriesBefore >= heldGets, "each GET it held was sent again");
   // Well inside the forwarder's responseTimeout (35 s): the gateway gave up when the owner left the view.
   t.true(answeredAfterMs < 15_000, `held POSTs answered ${answeredAfterMs} ms after the crash`);
-  for (const s of sessions) {
-    const res = await fetch(`${gw.url}/n`, { headers: { cookie: s.cookie } });
-    const { n } = (await res.json()) as { n: number };
-    t.true(n >= s.added && n <= s.added + s.uncertain, `count ${n}, acknowledged ${s.added}, uncertain ${s.uncertain}`);
-  }
-  t.log(`held by ${VICTIM}: ${heldGets} GETs, ${heldPosts} POSTs; answered ${answeredAfterMs} ms after the crash; answers before ${JSON.stringify(before)}, in all ${JSON.stringify(Object.fromEntries(answers))}`);
+  await traffic.checkCounts();
+  t.log(`held by ${VICTIM}: ${heldGets} GETs, ${heldPosts} POSTs; answered ${answeredAfterMs} ms after the crash; answers before ${JSON.stringify(before)}, in all ${JSON.stringify(Object.fromEntries(traffic.answers))}`);
 });

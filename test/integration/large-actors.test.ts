@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from "ava";
 import { createNode, defineActor, sync, type ClusterNode } from "berth";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { natsForFile, uniqueCluster } from "../helpers/nats.js";
 import { settled } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
@@ -44,13 +44,7 @@ async function workersAndGateway(t: ExecutionContext, actor: ReturnType<typeof b
   return nodes as [ClusterNode, ClusterNode, ClusterNode];
 }
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("single");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile("single");
 
 test("a planned move carries actors of several MiB intact (cut into pieces), with small actors beside them", async (t) => {
   t.timeout(90_000);

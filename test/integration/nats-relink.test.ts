@@ -2,7 +2,7 @@ import test from "ava";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { DeadlineExceededError, ReplyLostError } from "../../framework/src/errors.js";
 import { NatsTransport } from "../../framework/src/transport/nats/NatsTransport.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { natsForFile, uniqueCluster } from "../helpers/nats.js";
 
 /**
  * When a NATS server dies, the requests and replies passing through it are lost (NATS core
@@ -12,13 +12,7 @@ import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js"
  * other nodes, which fail theirs to it: the callers retry (with the same call id) right away.
  */
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("cluster");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile("cluster");
 
 /** A connection that starts on server `first` and moves to the others when it dies. */
 function connectTo(first: number): Promise<NatsConnection> {

@@ -1,15 +1,9 @@
 import test from "ava";
 import { connect } from "@nats-io/transport-node";
 import { NatsTransport } from "../../framework/src/transport/nats/NatsTransport.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { natsForFile, uniqueCluster } from "../helpers/nats.js";
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("single");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile("single");
 
 // Regression: single requests had bare base-36 reply ids and batches a "b" prefix, so the
 // replies of requests 14,256 to 15,551 (ids "b00".."bzz") were taken for batch replies and

@@ -4,7 +4,7 @@ import { pino } from "pino";
 import { createNode } from "berth";
 import { mixedProtocols, readStatus, type MemberStatus } from "../../framework/src/cli/statusCommand.js";
 import { WIRE_PROTOCOL } from "../../framework/src/transport/wire.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { natsForFile, uniqueCluster } from "../helpers/nats.js";
 
 /**
  * Nodes of two Berth versions whose inter-node protocols differ cannot serve one cluster (each
@@ -12,13 +12,7 @@ import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js"
  * naming it — instead of leaving the operator with replication errors to decode.
  */
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("single");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile("single");
 
 test("a node names a member that speaks another inter-node protocol, once, and not one that speaks its own", async (t) => {
   t.timeout(30_000);

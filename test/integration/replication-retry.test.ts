@@ -2,7 +2,7 @@ import test from "ava";
 import { createNode, ReplicationError, type ClusterNode, DeadlineExceededError } from "berth";
 import { LogSyncBackup } from "../fixtures/log-app/app.js";
 import { settled } from "../helpers/cluster.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { natsForFile, uniqueCluster } from "../helpers/nats.js";
 
 /**
  * A retried call is answered from its recorded outcome only once the turn is as durable as its
@@ -11,13 +11,7 @@ import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js"
  * was answered from the owner's outcome record at once — an acknowledgement no backup held.
  */
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("single");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile("single");
 
 test("a retry of a sync write whose backup has not confirmed waits for it, and is never acknowledged without it", async (t) => {
   t.timeout(60_000);

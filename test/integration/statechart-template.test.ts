@@ -1,7 +1,7 @@
 import test from "ava";
 import { createNode, type ClusterNode } from "berth";
 import { defineCheckout } from "../../templates/statechart/src/checkout.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { natsForFile, uniqueCluster } from "../helpers/nats.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
 /**
@@ -16,13 +16,7 @@ const CHECKOUTS = 60;
 const Checkout = defineCheckout({ abandonAfterMs: DEADLINE_MS });
 const ADDRESS = { name: "Ada", street: "1 Main St", city: "Springfield", postcode: "12345" };
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("single");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile("single");
 
 test("a checkout's deadline moves with it to a joining node and fires once there", async (t) => {
   t.timeout(60_000);
