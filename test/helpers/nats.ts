@@ -1,8 +1,12 @@
-import test from "ava";
 import { mkdirSync, rmSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { startNatsCluster, startNatsServer, type NatsCluster, type NatsServerHandle } from "../../framework/src/harness/index.js";
+
+/**
+ * NATS for tests and benchmarks. No ava here: the benchmark program imports this file too
+ * (`natsForFile`, which registers ava hooks, lives in natsForFile.ts).
+ */
 
 /** Real nats-server processes for a test file, under .berth/ (gitignored), removed afterwards. */
 export interface TestNats {
@@ -25,31 +29,4 @@ export async function startTestNats(kind: "single" | "cluster"): Promise<TestNat
 /** A cluster name no other test uses, so tests sharing a NATS server never meet. */
 export function uniqueCluster(): string {
   return `t${randomUUID().replaceAll("-", "").slice(0, 10)}`;
-}
-
-/**
- * Real nats-server processes for the whole test file that calls it (at its top level): started
- * before the file's first test, stopped after its last. The handle reads the running servers.
- */
-export function natsForFile(kind: "single" | "cluster"): TestNats {
-  let started: TestNats | undefined;
-  test.before(async () => {
-    started = await startTestNats(kind);
-  });
-  test.after.always(async () => {
-    await started?.stop();
-  });
-  const running = (): TestNats => {
-    if (started === undefined) throw new Error("this file's NATS servers are not running: use natsForFile at the file's top level, and its handle inside tests");
-    return started;
-  };
-  return {
-    get urls() {
-      return running().urls;
-    },
-    get servers() {
-      return running().servers;
-    },
-    stop: () => running().stop(),
-  };
 }

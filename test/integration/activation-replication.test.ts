@@ -1,6 +1,7 @@
 import test from "ava";
 import { createNode, defineActor, sync, type ClusterNode } from "berth";
-import { natsForFile, uniqueCluster } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
 /**

@@ -1,7 +1,8 @@
 import test, { type ExecutionContext } from "ava";
 import { async, defineActor, QueryMutationError, sync, token, type ClusterNode } from "berth";
 import { clusterNodes } from "../helpers/cluster.js";
-import { natsForFile, uniqueCluster } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
 /**

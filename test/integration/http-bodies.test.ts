@@ -2,7 +2,8 @@ import test from "ava";
 import { createHash, randomBytes } from "node:crypto";
 import { defineActor } from "berth";
 import { createHttpNode, defineHttp, type HttpNode } from "berth/http";
-import { natsForFile, uniqueCluster } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 import { settled } from "../helpers/cluster.js";
 
 /**

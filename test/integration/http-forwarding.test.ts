@@ -4,7 +4,8 @@ import { connect } from "@nats-io/transport-node";
 import { defineActor } from "berth";
 import { createHttpNode, defineHttp, sessionCookies, type HttpNode } from "berth/http";
 import { decodeResponse, encodeRequest, type RequestFrame } from "../../framework/src/http/frames.js";
-import { natsForFile, uniqueCluster } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 import { settled } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 

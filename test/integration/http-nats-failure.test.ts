@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 import { createHttpNode, type HttpNode } from "berth/http";
 import { counterTraffic, heldCounterApp } from "../helpers/heldRoutes.js";
 import { waitFor } from "../helpers/nodeProcess.js";
-import { natsForFile, uniqueCluster } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 import { settled } from "../helpers/cluster.js";
 
 /**

@@ -4,7 +4,8 @@ import { sync } from "berth";
 import { createHttpNode, type HttpNode } from "berth/http";
 import { counterTraffic, heldCounterApp } from "../helpers/heldRoutes.js";
 import { waitFor } from "../helpers/nodeProcess.js";
-import { natsForFile, uniqueCluster } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 import { settled } from "../helpers/cluster.js";
 
 /**

@@ -2,7 +2,8 @@ import test from "ava";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { DeadlineExceededError, ReplyLostError } from "../../framework/src/errors.js";
 import { NatsTransport } from "../../framework/src/transport/nats/NatsTransport.js";
-import { natsForFile, uniqueCluster } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 
 /**
  * When a NATS server dies, the requests and replies passing through it are lost (NATS core

@@ -1,7 +1,8 @@
 import test from "ava";
 import { connect } from "@nats-io/transport-node";
 import { NatsTransport } from "../../framework/src/transport/nats/NatsTransport.js";
-import { natsForFile, uniqueCluster } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 
 const nats = natsForFile("single");
 

@@ -4,7 +4,8 @@ import { pino } from "pino";
 import { createNode } from "berth";
 import { mixedProtocols, readStatus, type MemberStatus } from "../../framework/src/cli/statusCommand.js";
 import { WIRE_PROTOCOL } from "../../framework/src/transport/wire.js";
-import { natsForFile, uniqueCluster } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 
 /**
  * Nodes of two Berth versions whose inter-node protocols differ cannot serve one cluster (each

@@ -2,7 +2,8 @@ import test from "ava";
 import { createNode, ReplicationError, type ClusterNode, DeadlineExceededError } from "berth";
 import { LogSyncBackup } from "../fixtures/log-app/app.js";
 import { settled } from "../helpers/cluster.js";
-import { natsForFile, uniqueCluster } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 
 /**
  * A retried call is answered from its recorded outcome only once the turn is as durable as its

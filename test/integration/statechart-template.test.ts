@@ -1,7 +1,8 @@
 import test from "ava";
 import { createNode, type ClusterNode } from "berth";
 import { defineCheckout } from "../../templates/statechart/src/checkout.js";
-import { natsForFile, uniqueCluster } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
 /**
