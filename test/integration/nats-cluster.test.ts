@@ -45,6 +45,17 @@ test.serial("berth dev runs a cluster that berth status --json reports, and Ctrl
   t.true(natsPid > 0, "berth dev printed the NATS server's pid");
   t.notThrows(() => process.kill(natsPid, 0), "NATS runs while berth dev runs");
 
+  // A second berth dev in the same folder refuses, and leaves the first one's servers alone.
+  const second = await run(process.execPath, [BIN, "dev", "--app", resolve("test/fixtures/log-app"), "--nodes", "1", "--nats-servers", "1"], { cwd }).then(
+    () => null,
+    (e: { code?: number; stderr?: string }) => e,
+  );
+  t.is(second?.code, 1, "a second berth dev in the folder exits with an error");
+  t.regex(second?.stderr ?? "", new RegExp(`berth dev is already running from this folder \\(pid ${dev.pid}`));
+  t.notThrows(() => process.kill(natsPid, 0), "the first berth dev's NATS still runs");
+  const again = JSON.parse((await run(process.execPath, [BIN, "status", "--json"], { cwd })).stdout) as { members: Array<{ id: string; state: string }> };
+  t.deepEqual(again.members.map((m) => [m.id, m.state]), [["node-1", "up"], ["node-2", "up"]]);
+
   dev.kill("SIGINT");
   const code = await new Promise<number | null>((r) => dev.on("exit", r));
   t.is(code, 0, out);

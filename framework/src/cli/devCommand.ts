@@ -9,7 +9,7 @@ import { appServesHttp, devSecret, parseAddress } from "../http/cli.js";
 import { credentialsFromUrls } from "../transport/nats/urlCredentials.js";
 import { appEntry, loadApp } from "./loadApp.js";
 import { natsAuthFrom, type NatsAuth } from "./natsAuth.js";
-import { DEV_STATE_FILE, type DevState } from "./natsUrls.js";
+import { DEV_STATE_FILE, readDevState, type DevState } from "./natsUrls.js";
 import { readStatus, type ClusterStatus } from "./statusCommand.js";
 
 const BIN = fileURLToPath(new URL("../../bin/berth.js", import.meta.url));
@@ -52,6 +52,9 @@ async function runDev(opts: DevOptions): Promise<void> {
   const natsCount = Number(opts.natsServers);
   if (!Number.isInteger(count) || count < 1 || count > 32) throw new ConfigError(`--nodes must be 1 to 32; got ${opts.nodes}`);
   if (natsCount !== 1 && natsCount !== 3) throw new ConfigError(`--nats-servers must be 1 or 3; got ${opts.natsServers}`);
+  // A second `berth dev` here would take the first one's NATS servers down (they look left over).
+  const running = readDevState();
+  if (running !== null) throw new ConfigError(`berth dev is already running from this folder (pid ${running.pid}, cluster "${running.cluster}"); stop it first (Ctrl-C there, or kill ${running.pid}), or run the second one from another folder`);
   const entry = appEntry(opts.app); // fails now, with the fix, if the app is not built
   const gatewayAddress = parseAddress(opts.port);
   const dir = resolve(opts.dir);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError } from "../errors.js";
+import { isPidAlive, readCommandLine } from "../harness/processes.js";
 
 /** Where `berth dev` records the cluster it runs, relative to the project folder. */
 export const DEV_STATE_FILE = ".berth/dev/cluster.json";
@@ -17,13 +18,17 @@ export interface DevState {
 export function readDevState(dir = process.cwd()): DevState | null {
   const file = resolve(dir, DEV_STATE_FILE);
   if (!existsSync(file)) return null;
+  let state: DevState;
   try {
-    const state = JSON.parse(readFileSync(file, "utf8")) as DevState;
-    process.kill(state.pid, 0);
-    return state;
+    state = JSON.parse(readFileSync(file, "utf8")) as DevState;
   } catch {
-    return null; // stale: that berth dev is gone
+    return null; // unreadable: treated as stale
   }
+  if (!Number.isInteger(state.pid) || state.pid <= 0 || !isPidAlive(state.pid)) return null; // stale: that berth dev is gone
+  // A reused PID: the process there now is no `berth dev`.
+  const argv = readCommandLine(state.pid);
+  if (argv !== undefined && !argv.includes("dev")) return null;
+  return state;
 }
 
 /**
