@@ -3,20 +3,14 @@ import { connect } from "@nats-io/transport-node";
 import { randomBytes } from "node:crypto";
 import type { ClusterNode } from "berth";
 import { Log } from "../fixtures/log-app/app.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 import { killAllNodes, spawnNode, waitFor } from "../helpers/nodeProcess.js";
 import { exactlyOnce, inProcessNodes, tableOf } from "../helpers/cluster.js";
 
 const APP = "test/fixtures/log-app";
-let nats: TestNats;
-
-test.before(async () => {
-  nats = await startTestNats("single");
-});
+const nats = natsForFile("single");
 test.afterEach.always(() => killAllNodes());
-test.after.always(async () => {
-  await nats?.stop();
-});
 
 test.serial("three nodes agree on one view and one partition table", async (t) => {
   const nodes = await inProcessNodes(t, 3, uniqueCluster(), nats.urls);

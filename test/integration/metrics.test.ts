@@ -4,7 +4,8 @@ import { createNode, defineActor, sync, type ClusterNode } from "berth";
 import { readStatus } from "../../framework/src/cli/statusCommand.js";
 import { LogSyncBackup } from "../fixtures/log-app/app.js";
 import { clusterNodes, settled } from "../helpers/cluster.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 import { killAllNodes, spawnNode, waitFor, type NodeProcess } from "../helpers/nodeProcess.js";
 import { parseExposition, type Exposition } from "../helpers/prometheus.js";
 
@@ -33,14 +34,8 @@ const Order = defineActor("order", {
   },
 });
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("single");
-});
+const nats = natsForFile("single");
 test.afterEach.always(() => killAllNodes());
-test.after.always(async () => {
-  await nats?.stop();
-});
 
 const scrape = (nodes: readonly ClusterNode[]): Exposition[] => nodes.map((n) => parseExposition(n.metrics()));
 const total = (xs: readonly Exposition[], name: string, labels?: Record<string, string>): number => xs.reduce((sum, x) => sum + x.value(name, labels), 0);

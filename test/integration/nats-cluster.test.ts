@@ -5,19 +5,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { exactlyOnce, inProcessNodes, tableOf } from "../helpers/cluster.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
 const run = promisify(execFile);
 const BIN = resolve("framework/bin/berth.js");
-let nats: TestNats;
-
-test.before(async () => {
-  nats = await startTestNats("cluster");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile("cluster");
 
 test.serial("on a 3-server NATS cluster, nodes on different servers agree and every call runs exactly once", async (t) => {
   const nodes = await inProcessNodes(t, 3, uniqueCluster(), (i) => [nats.urls[i] as string]);
