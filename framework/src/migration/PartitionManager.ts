@@ -28,7 +28,7 @@ export interface PartitionManagerDeps {
   table(): PartitionTable | null;
   sendControl(target: string, msg: ControlMessage, timeoutMs: number): Promise<unknown>;
   reconcile(): Promise<void>;
-  /** Partitions pulled or recovered at once by this node (the move rate limit). Default 64. */
+  /** Partitions pulled at once by this node (the move rate limit; recoveries start at once). Default 64. */
   readonly moveConcurrency?: number;
   /** Longest wait for running turns to finish before a move transfers anyway. Default 10 s. */
   readonly drainTimeoutMs?: number;
@@ -94,7 +94,11 @@ interface PullReply {
  */
 export class PartitionManager {
   private readonly slots: Slot[];
+  /** Partitions waiting to pull from their previous owner (`awaiting`), oldest first. */
   private readonly queue: number[] = [];
+  /** Recoveries that found a live holder and wait for a pull slot. */
+  private readonly slotWaiters: Array<() => void> = [];
+  /** Pulls running (the move rate limit counts these). */
   private active = 0;
   private previous: PartitionTable | null = null;
   /** How long recoveries took, from the first probe to serving (seconds). */
@@ -338,27 +342,54 @@ export class PartitionManager {
 
   // ---- receiving: pull from the previous owner, or recover ----
 
+  /**
+   * Pulls queue behind the move rate limit; recoveries start at once. A recovery moves no bulk
+   * data between nodes (a probe to each member, the backup copies it finds, one pass over the
+   * log shared by every recovery waiting for one), so a failover's hundreds of partitions
+   * recover together instead of in waves of `moveConcurrency` — measured: with 3 workers and
+   * 3,000 sessions, the survivors' recoveries started over 0.45 s (backups) and 0.95 s (log)
+   * after the crash was detected, in waves. A recovery that finds a live holder pulls from it
+   * like a move, under the same limit.
+   */
   private enqueueMove(p: number): void {
+    if (this.state(p) === "recovering") {
+      const run = (this.slots[p] as Slot).run;
+      this.recover(p, run).catch((err: unknown) => this.deps.log.warn({ err, partition: p }, "partition recovery failed"));
+      return;
+    }
     this.queue.push(p);
     this.pump();
   }
 
   private pump(): void {
     const limit = this.deps.moveConcurrency ?? 64;
-    while (this.active < limit && this.queue.length > 0) {
+    while (this.active < limit && this.slotWaiters.length + this.queue.length > 0) {
+      const waiter = this.slotWaiters.shift();
+      if (waiter !== undefined) {
+        this.active++;
+        waiter();
+        continue;
+      }
       const p = this.queue.shift() as number;
-      const st = this.state(p);
-      if (st !== "awaiting" && st !== "recovering") continue; // cancelled while queued
+      if (this.state(p) !== "awaiting") continue; // cancelled while queued, or turned into a recovery (started when it did)
       this.active++;
-      const run = (this.slots[p] as Slot).run;
-      const work = st === "awaiting" ? this.pullFromSource(p, run) : this.recover(p, run);
-      work
+      this.pullFromSource(p, (this.slots[p] as Slot).run)
         .catch((err: unknown) => this.deps.log.warn({ err, partition: p }, "partition move step failed"))
-        .finally(() => {
-          this.active--;
-          this.pump();
-        });
+        .finally(() => this.releaseSlot());
     }
+  }
+
+  /** Waits for a pull slot (the move rate limit); pair with `releaseSlot`. */
+  private pullSlot(): Promise<void> {
+    return new Promise((resolve) => {
+      this.slotWaiters.push(resolve);
+      this.pump();
+    });
+  }
+
+  private releaseSlot(): void {
+    this.active--;
+    this.pump();
   }
 
   private current(p: number, run: number): boolean {
@@ -456,10 +487,13 @@ export class PartitionManager {
     const holder = found.find((f) => f.reply !== null && f.reply.status !== "none");
     if (holder !== undefined) {
       let actors: SerializedActor[] | null = null;
+      await this.pullSlot();
       try {
-        actors = await this.pullAll(p, holder.member, run);
+        actors = this.current(p, run) ? await this.pullAll(p, holder.member, run) : null;
       } catch {
         actors = null;
+      } finally {
+        this.releaseSlot();
       }
       if (!this.current(p, run)) return;
       if (actors !== null) {

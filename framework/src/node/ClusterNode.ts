@@ -46,7 +46,11 @@ export interface ClusterNodeOptions extends NodeOptions {
   membership?: Partial<MembershipTiming>;
   /** The HTTP address this node serves, published in its record. */
   httpAddress?: string;
-  /** Partitions this node pulls or recovers at once (the move rate limit). Default 64. */
+  /**
+   * Partitions this node pulls from their previous owners at once (the move rate limit).
+   * Recoveries of a dead owner's partitions are not limited (they move no bulk data), except
+   * when one finds a live holder and pulls from it. Default 64.
+   */
   moveConcurrency?: number;
   /** How long a graceful stop waits for its partitions to move before leaving anyway. Default `"20s"`. */
   shutdownTimeout?: Duration;
