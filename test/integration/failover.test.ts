@@ -2,7 +2,8 @@ import test, { type ExecutionContext } from "ava";
 import { createNode, type ClusterNode } from "berth";
 import { Log, LogAsync, LogSyncBackup, LogSyncLog, type LogActor } from "../fixtures/log-app/app.js";
 import { startLoad, type LoadStats } from "../helpers/history.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 import { killAllNodes, spawnNode, waitFor, type NodeProcess } from "../helpers/nodeProcess.js";
 
 /**
@@ -19,14 +20,8 @@ const SESSIONS = LONG ? 2_000 : 300;
 const CONCURRENCY = 24;
 const APP = "test/fixtures/log-app";
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats("cluster");
-});
+const nats = natsForFile("cluster");
 test.afterEach.always(() => killAllNodes());
-test.after.always(async () => {
-  await nats?.stop();
-});
 
 interface Setup {
   readonly gateway: ClusterNode;

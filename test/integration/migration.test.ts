@@ -3,7 +3,8 @@ import { createNode, type ClusterNode } from "berth";
 import { readStatus } from "../../framework/src/cli/statusCommand.js";
 import { Log, Timer } from "../fixtures/log-app/app.js";
 import { startLoad } from "../helpers/history.js";
-import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { uniqueCluster } from "../helpers/nats.js";
+import { natsForFile } from "../helpers/natsForFile.js";
 import { waitFor } from "../helpers/nodeProcess.js";
 
 /**
@@ -17,13 +18,7 @@ const LONG = process.env.BERTH_LONG === "1";
 const SESSIONS = LONG ? 3_000 : 600;
 const CONCURRENCY = LONG ? 64 : 32;
 
-let nats: TestNats;
-test.before(async () => {
-  nats = await startTestNats(LONG ? "cluster" : "single");
-});
-test.after.always(async () => {
-  await nats?.stop();
-});
+const nats = natsForFile(LONG ? "cluster" : "single");
 
 class Cluster {
   readonly workers = new Map<string, ClusterNode>();
