@@ -94,9 +94,7 @@ interface PullReply {
  */
 export class PartitionManager {
   private readonly slots: Slot[];
-  /** Partitions waiting to pull from their previous owner (`awaiting`), oldest first. */
-  private readonly queue: number[] = [];
-  /** Recoveries that found a live holder and wait for a pull slot. */
+  /** Pulls waiting for a slot of the move rate limit, oldest first. */
   private readonly slotWaiters: Array<() => void> = [];
   /** Pulls running (the move rate limit counts these). */
   private active = 0;
@@ -343,7 +341,7 @@ export class PartitionManager {
   // ---- receiving: pull from the previous owner, or recover ----
 
   /**
-   * Pulls queue behind the move rate limit; recoveries start at once. A recovery moves no bulk
+   * Pulls wait for a slot of the move rate limit; recoveries start at once. A recovery moves no bulk
    * data between nodes (a probe to each member, the backup copies it finds, one pass over the
    * log shared by every recovery waiting for one), so a failover's hundreds of partitions
    * recover together instead of in waves of `moveConcurrency` — measured: with 3 workers and
@@ -352,44 +350,34 @@ export class PartitionManager {
    * like a move, under the same limit.
    */
   private enqueueMove(p: number): void {
-    if (this.state(p) === "recovering") {
-      const run = (this.slots[p] as Slot).run;
-      this.recover(p, run).catch((err: unknown) => this.deps.log.warn({ err, partition: p }, "partition recovery failed"));
-      return;
-    }
-    this.queue.push(p);
-    this.pump();
+    const run = (this.slots[p] as Slot).run;
+    const work = this.state(p) === "recovering" ? this.recover(p, run) : this.pullWhenFree(p, run);
+    work.catch((err: unknown) => this.deps.log.warn({ err, partition: p }, "partition move step failed"));
   }
 
-  private pump(): void {
-    const limit = this.deps.moveConcurrency ?? 64;
-    while (this.active < limit && this.slotWaiters.length + this.queue.length > 0) {
-      const waiter = this.slotWaiters.shift();
-      if (waiter !== undefined) {
-        this.active++;
-        waiter();
-        continue;
-      }
-      const p = this.queue.shift() as number;
-      if (this.state(p) !== "awaiting") continue; // cancelled while queued, or turned into a recovery (started when it did)
-      this.active++;
-      this.pullFromSource(p, (this.slots[p] as Slot).run)
-        .catch((err: unknown) => this.deps.log.warn({ err, partition: p }, "partition move step failed"))
-        .finally(() => this.releaseSlot());
+  private async pullWhenFree(p: number, run: number): Promise<void> {
+    await this.pullSlot();
+    try {
+      // Skipped if the partition changed state while it waited (disowned, or its source died and a recovery started).
+      if (this.current(p, run)) await this.pullFromSource(p, run);
+    } finally {
+      this.releaseSlot();
     }
   }
 
-  /** Waits for a pull slot (the move rate limit); pair with `releaseSlot`. */
+  /** Waits for a slot of the move rate limit; pair with `releaseSlot`. */
   private pullSlot(): Promise<void> {
-    return new Promise((resolve) => {
-      this.slotWaiters.push(resolve);
-      this.pump();
-    });
+    if (this.active < (this.deps.moveConcurrency ?? 64)) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.slotWaiters.push(resolve));
   }
 
   private releaseSlot(): void {
-    this.active--;
-    this.pump();
+    const next = this.slotWaiters.shift();
+    if (next !== undefined) next(); // the slot passes to the oldest waiting pull
+    else this.active--;
   }
 
   private current(p: number, run: number): boolean {
