@@ -6,9 +6,12 @@ import { defineHttp } from "berth/http";
  * A session counter and an HTTP app of two routes on it — `GET /n` and `POST /add` — that hold
  * the requests they get, before they reach the actor, while `hold.armed` is set and
  * `holds(node)` says so, until `hold.release()`. Tests of failures under forwarded requests use
- * it to have requests in flight on a node at a chosen moment.
+ * it to have requests in flight on a node at a chosen moment. With `maxPerKind`, requests of a
+ * kind (GET, POST) beyond that many held pass: the sessions not held keep going, so both kinds
+ * end up held once the node serves more sessions than `maxPerKind` (holding everything, a node
+ * whose sessions all happened to be at a GET when it was armed never holds a POST).
  */
-export function heldCounterApp(options: { backup?: BackupPolicy; holds?: (nodeId: string) => boolean } = {}) {
+export function heldCounterApp(options: { backup?: BackupPolicy; holds?: (nodeId: string) => boolean; maxPerKind?: number } = {}) {
   const Counter = defineActor("counter", {
     state: () => ({ n: 0 }),
     ...(options.backup === undefined ? {} : { backup: options.backup }),
@@ -20,6 +23,7 @@ export function heldCounterApp(options: { backup?: BackupPolicy; holds?: (nodeId
   const holds = options.holds ?? (() => true);
   const held = async (nodeId: string, kind: "get" | "post"): Promise<void> => {
     if (!hold.armed || !holds(nodeId)) return;
+    if ((kind === "get" ? hold.gets : hold.posts) >= (options.maxPerKind ?? Number.POSITIVE_INFINITY)) return;
     if (kind === "get") hold.gets++;
     else hold.posts++;
     await released;

@@ -17,8 +17,12 @@ import { settled } from "../helpers/cluster.js";
  */
 
 const VICTIM = "w2";
-/** The victim holds the requests it gets, before they reach the actor, until the test releases them. */
-const { Counter, app, hold } = heldCounterApp({ backup: sync({ backups: 1 }), holds: (node) => node === VICTIM });
+/**
+ * The victim holds the requests it gets, before they reach the actor, until the test releases
+ * them: two of each kind (its other sessions go on, so it holds both kinds whenever it serves
+ * three sessions or more of the 36).
+ */
+const { Counter, app, hold } = heldCounterApp({ backup: sync({ backups: 1 }), holds: (node) => node === VICTIM, maxPerKind: 2 });
 
 const nats = natsForFile("single");
 
@@ -37,7 +41,7 @@ test.serial("when a session's owner crashes holding forwarded requests, its GETs
   await settled(nodes.map((n) => n.node));
   const victim = nodes.find((n) => n.node.id === VICTIM) as HttpNode;
 
-  const traffic = await counterTraffic(t, gw.url, 24);
+  const traffic = await counterTraffic(t, gw.url, 36);
   await new Promise((r) => setTimeout(r, 300)); // traffic on every owner first
   hold.armed = true;
   await waitFor(() => hold.gets > 0 && hold.posts > 0, 20_000, `${VICTIM} to hold a GET and a POST`);
