@@ -157,3 +157,23 @@ test("the serializer keeps values a tree: NaN twice survives, and a peer's refer
   t.not(back.a, back.b);
   t.deepEqual(back, { a: { k: 1 }, b: { k: 2 } });
 });
+
+// Superjson refuses fields named `__proto__`, `constructor` and `prototype` (moves, snapshots
+// and full records go through it): a state holding one was committed, then could not be moved.
+// And JSON.parse makes `__proto__` an ordinary field, which an assignment in the copy turned
+// into the copy's prototype. The walker refuses them at the turn, naming the field.
+test("fields superjson refuses are refused at the turn, and a delta path cannot leave the state", (t) => {
+  for (const key of ["__proto__", "constructor", "prototype"]) {
+    const value = JSON.parse(`{"a":{"${key}":{"x":1}}}`) as Record<string, unknown>;
+    t.throws(() => copyValue(value, "state"), { instanceOf: NotSerializableError, message: new RegExp(`state\\.a\\.${key} is a field named ${key}`) });
+    const prev = copyValue({ a: { b: 1 } }, "state");
+    const live = { a: JSON.parse(`{"b":1,"${key}":2}`) as unknown };
+    t.throws(() => commitValue(live, prev, "state", []), { instanceOf: NotSerializableError }, `a new field ${key}`);
+    t.throws(() => copyValue([JSON.parse(`{"${key}":1}`)], "args"), { instanceOf: NotSerializableError });
+  }
+  // A step through an inherited `__proto__` would reach Object.prototype: refused, nothing polluted.
+  t.throws(() => applyDelta({ a: {} }, [{ op: "set", path: ["a", "__proto__", "polluted"], value: 1 }]), { message: /names __proto__/ });
+  t.throws(() => applyDelta({ a: {} }, [{ op: "set", path: ["a", "constructor", "polluted"], value: 1 }]), { message: /does not exist/ });
+  t.throws(() => applyDelta({ a: {} }, [{ op: "push", path: ["a", "constructor"], values: [1] }]), { message: /non-array/ });
+  t.is(({} as Record<string, unknown>)["polluted"], undefined);
+});

@@ -22,6 +22,8 @@ export type Delta = DeltaOp[];
  */
 export function applyDelta(root: unknown, delta: readonly DeltaOp[]): unknown {
   for (const op of delta) {
+    // No state has such a field (the state walker refuses it): a malformed message, which must not reach a prototype.
+    if (op.path.includes("__proto__")) throw new MalformedMessageError(`delta path ${op.path.join(".")} names __proto__`);
     if (op.path.length === 0) {
       if (op.op === "set") root = op.value;
       else if (op.op === "push" && Array.isArray(root)) for (const v of op.values) root.push(v);
@@ -40,7 +42,7 @@ export function applyDelta(root: unknown, delta: readonly DeltaOp[]): unknown {
         else delete (parent as Record<PathSegment, unknown>)[last];
         break;
       case "push": {
-        const target = parent instanceof Map ? parent.get(last) : (parent as Record<PathSegment, unknown>)[last];
+        const target = parent instanceof Map ? parent.get(last) : Object.hasOwn(parent, last) ? (parent as Record<PathSegment, unknown>)[last] : undefined;
         if (!Array.isArray(target)) throw new MalformedMessageError(`delta appends to a non-array at ${op.path.join(".")}`);
         for (const v of op.values) target.push(v);
         break;
@@ -55,7 +57,8 @@ function resolve(root: unknown, path: readonly PathSegment[], length: number): o
   for (let i = 0; i < length; i++) {
     const seg = path[i] as PathSegment;
     if (node instanceof Map) node = node.get(seg);
-    else if (typeof node === "object" && node !== null) node = (node as Record<PathSegment, unknown>)[seg];
+    // Own fields only: a step named `__proto__` (or `constructor`) never leads out of the state.
+    else if (typeof node === "object" && node !== null) node = Object.hasOwn(node, seg) ? (node as Record<PathSegment, unknown>)[seg] : undefined;
     else node = undefined;
   }
   if (typeof node !== "object" || node === null) {

@@ -75,6 +75,11 @@ export function stringify(value: unknown): string {
   return isPlainJson(value, 0, SUPERJSON_REFUSES) ? `{"json":${JSON.stringify(value)}}` : serializer.stringify(value);
 }
 
+/** Whether superjson refuses an object key (its prototype pollution guard): the state walker refuses such fields too. */
+export function isRefusedKey(key: string): boolean {
+  return key === "__proto__" || key === "constructor" || key === "prototype";
+}
+
 /** Keys superjson's stringify refuses. */
 const SUPERJSON_REFUSES: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 const PROTO_ONLY: ReadonlySet<string> = new Set(["__proto__"]);

@@ -1,5 +1,5 @@
 import { NotSerializableError } from "../errors.js";
-import { isRegisteredPrototype } from "./serializer.js";
+import { isRefusedKey, isRegisteredPrototype } from "./serializer.js";
 import type { Delta, PathSegment } from "./delta.js";
 
 /**
@@ -30,6 +30,17 @@ class Walk {
     throw new NotSerializableError(this.what, formatPath(this.what, this.stack), reason);
   }
 
+  /**
+   * A field named `__proto__`, `constructor` or `prototype`: superjson refuses them as a
+   * prototype pollution risk, so a state holding one could be committed yet never moved or
+   * snapshotted; and assigning `__proto__` (JSON.parse makes one from a message) would set the
+   * copy's prototype instead.
+   */
+  failField(key: string): never {
+    this.stack.push(key);
+    return this.fail(`is a field named ${key}, which is not serializable (superjson refuses it as a prototype pollution risk)`);
+  }
+
   emitSet(value: unknown): void {
     this.ops?.push({ op: "set", path: this.stack.slice(), value });
   }
@@ -55,11 +66,17 @@ class Walk {
   private copyObject(value: object): unknown {
     if (this.stack.length >= MAX_DEPTH) this.fail(`is nested more than ${MAX_DEPTH} levels deep (a cycle?)`);
     if (Array.isArray(value)) {
-      const out = new Array<unknown>(value.length);
-      for (let i = 0; i < value.length; i++) {
-        this.stack.push(i);
-        out[i] = this.copy(value[i]);
-        this.stack.pop();
+      const n = value.length;
+      const out = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) {
+        const v: unknown = value[i];
+        // Primitives need no copy and cannot fail: no path step to keep (most elements).
+        if (isPrimitive(v)) out[i] = v;
+        else {
+          this.stack.push(i);
+          out[i] = this.copy(v);
+          this.stack.pop();
+        }
       }
       return out;
     }
@@ -106,9 +123,14 @@ class Walk {
     const dst = out as Record<string, unknown>;
     for (const key in src) {
       if (!Object.hasOwn(src, key)) continue;
-      this.stack.push(key);
-      dst[key] = this.copy(src[key]);
-      this.stack.pop();
+      if (isRefusedKey(key)) this.failField(key);
+      const v = src[key];
+      if (isPrimitive(v)) dst[key] = v;
+      else {
+        this.stack.push(key);
+        dst[key] = this.copy(v);
+        this.stack.pop();
+      }
     }
     return out;
   }
@@ -176,19 +198,30 @@ class Walk {
     if (n < m) return this.replace(live);
     let out: unknown[] | null = null;
     for (let i = 0; i < m; i++) {
+      const lv: unknown = live[i];
+      const pv: unknown = prev[i];
+      // An unchanged primitive (most elements): nothing to record, no path step to keep.
+      if (isPrimitive(lv) && (typeof lv === "number" ? Object.is(lv, pv) : lv === pv)) {
+        if (out !== null) out[i] = pv;
+        continue;
+      }
       this.stack.push(i);
-      const v = this.commit(live[i], prev[i]);
+      const v = this.commit(lv, pv);
       this.stack.pop();
-      if (v !== prev[i] && out === null) out = prev.slice(0, m);
+      if (v !== pv && out === null) out = prev.slice(0, m);
       if (out !== null) out[i] = v;
     }
     if (n === m) return out ?? prev;
     out ??= prev.slice(0, m);
     const appended = new Array<unknown>(n - m);
     for (let i = m; i < n; i++) {
-      this.stack.push(i);
-      const v = this.copy(live[i]);
-      this.stack.pop();
+      const lv: unknown = live[i];
+      let v = lv;
+      if (!isPrimitive(lv)) {
+        this.stack.push(i);
+        v = this.copy(lv);
+        this.stack.pop();
+      }
       out.push(v);
       appended[i - m] = v;
     }
@@ -205,6 +238,7 @@ class Walk {
       if (!Object.hasOwn(src, key)) continue;
       const lv = src[key];
       const present = Object.hasOwn(old, key);
+      if (!present && isRefusedKey(key)) this.failField(key);
       const before = present ? old[key] : ABSENT;
       let v: unknown;
       const t = typeof lv;
@@ -268,6 +302,12 @@ class Walk {
     }
     return changed ? out : prev;
   }
+}
+
+/** A value the walker keeps as it is: no copy, nothing to validate (functions and symbols are not). */
+function isPrimitive(v: unknown): boolean {
+  const t = typeof v;
+  return t === "object" ? v === null : t !== "function" && t !== "symbol";
 }
 
 /** Whether a Map key can be a delta path segment. */
