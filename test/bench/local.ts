@@ -101,3 +101,57 @@ export const idleActorMemory: Benchmark = {
     ];
   },
 };
+
+interface Line {
+  sku: string;
+  qty: number;
+  price: number;
+  name: string;
+  added: number;
+}
+
+/** A cart of `lines` lines; a write turn changes one line's quantity. */
+const BigCart = defineActor("bench-big-cart", {
+  state: () => ({ lines: [] as Line[] }),
+  handlers: {
+    fill(ctx, lines: number) {
+      ctx.state.lines = Array.from({ length: lines }, (_, i) => ({ sku: `sku-${i}`, qty: 1, price: 9.5, name: "thing", added: i }));
+    },
+    bump(ctx, i: number) {
+      const line = ctx.state.lines[i % ctx.state.lines.length];
+      if (line !== undefined) line.qty++;
+    },
+  },
+});
+
+/**
+ * `turn-state-size`: write turns that change one field of a state of 10, 100 and 1,000 objects
+ * (5 fields each), against the same change to a plain object in place. A turn copies and
+ * compares its whole state (docs/architecture.md#turns), so its cost grows with the state.
+ */
+export const turnStateSize: Benchmark = {
+  name: "turn-state-size",
+  async run({ quick }) {
+    const node = await createNode({ actors: [BigCart], logger: "silent" });
+    const out = [];
+    for (const lines of [10, 100, 1_000]) {
+      const actors = 64;
+      const refs = Array.from({ length: actors }, (_, i) => node.ref(BigCart, `cart-${lines}-${i}`));
+      await Promise.all(refs.map((r) => r.fill(lines)));
+      const plain = refs.map(() => ({ lines: Array.from({ length: lines }, (_, i): Line => ({ sku: `sku-${i}`, qty: 1, price: 9.5, name: "thing", added: i })) }));
+      const count = Math.round((quick ? 20_000 : 200_000) / Math.sqrt(lines));
+      const r = await interleaved(quick ? 1 : 3, {
+        berth: () => throughput(count, IN_FLIGHT, (i) => (refs[i % actors] as (typeof refs)[number]).bump(i)),
+        baseline: () =>
+          throughput(count, IN_FLIGHT, async (i) => {
+            const cart = plain[i % actors] as (typeof plain)[number];
+            const line = cart.lines[i % lines] as Line;
+            line.qty++;
+          }),
+      });
+      out.push({ name: "turn-state-size", objects: lines, opsPerSec: round(r.berth), microsPerTurn: round(1e6 / r.berth, 2), baselineOpsPerSec: round(r.baseline), ratio: round(r.berth / r.baseline, 4) });
+    }
+    await node.stop();
+    return out;
+  },
+};
