@@ -50,6 +50,11 @@ test.serial("berth dev runs a cluster that berth status --json reports, and Ctrl
   const again = JSON.parse((await run(process.execPath, [BIN, "status", "--json"], { cwd })).stdout) as { members: Array<{ id: string; state: string }> };
   t.deepEqual(again.members.map((m) => [m.id, m.state]), [["node-1", "up"], ["node-2", "up"]]);
 
+  // A node killed under it is reported at once, with the signal (not at the next refresh, 10 s on a pipe).
+  const [, node2] = pids as [number, number];
+  process.kill(node2, "SIGKILL");
+  await waitFor(() => out.includes(`node-2 (pid ${node2}) killed by SIGKILL; the other nodes take over its sessions`), 5_000, `berth dev to report the kill:\n${out}`);
+
   dev.kill("SIGINT");
   const code = await new Promise<number | null>((r) => dev.on("exit", r));
   t.is(code, 0, out);

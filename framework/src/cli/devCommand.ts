@@ -20,6 +20,10 @@ interface DevNode {
   readonly log: string;
   child: ChildProcess;
   exitCode: number | null;
+  /** How it ended: `exited with code 1`, `killed by SIGKILL`. */
+  ended?: string;
+  /** Whether it came up (logged "node up"). */
+  up?: boolean;
   /** Its HTTP address, once it is up (when the app serves HTTP). */
   http?: string;
 }
@@ -128,10 +132,14 @@ async function runDev(opts: DevOptions): Promise<void> {
   const launch = async (id: string, args: string[]): Promise<DevNode> => {
     const log = resolve(logs, `${id}.log`);
     say(`starting ${id}...`);
-    const node = startNode(id, log, opts, urls, args, env);
+    const node = startNode(id, log, opts, urls, args, env, (n) => {
+      // Said at once, not at the next status refresh: the demo invites `kill -9` of a node.
+      if (!stopping && n.up === true) say(`${new Date().toISOString().slice(11, 19)} ${n.id} (pid ${n.child.pid}) ${n.ended ?? "exited"}; the other nodes take over its sessions (log: ${n.log})`);
+    });
     nodes.push(node);
     try {
       node.http = await waitForLine(log, '"msg":"node up"', node, 30_000);
+      node.up = true;
     } catch (error) {
       say(`${id} did not start: ${error instanceof Error ? error.message : String(error)} (log: ${log})`);
       await stopAll(1);
@@ -153,7 +161,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   await liveStatus(urls, opts.cluster, auth, nodes, () => stopping);
 }
 
-function startNode(id: string, log: string, opts: DevOptions, urls: string[], args: string[], env: NodeJS.ProcessEnv): DevNode {
+function startNode(id: string, log: string, opts: DevOptions, urls: string[], args: string[], env: NodeJS.ProcessEnv, onExit: (node: DevNode) => void): DevNode {
   const fd = openSync(log, "w");
   const child = spawn(process.execPath, [BIN, "node", "--app", opts.app, "--nats", urls.join(","), "--cluster", opts.cluster, "--id", id, ...args], {
     stdio: ["ignore", fd, fd],
@@ -162,6 +170,8 @@ function startNode(id: string, log: string, opts: DevOptions, urls: string[], ar
   const node: DevNode = { id, log, child, exitCode: null };
   child.on("exit", (code, signal) => {
     node.exitCode = code ?? (signal ? 128 : 1);
+    node.ended = signal ? `killed by ${signal}` : `exited with code ${code ?? 1}`;
+    onExit(node);
   });
   return node;
 }
@@ -195,7 +205,9 @@ async function liveStatus(urls: string[], cluster: string, auth: NatsAuth, nodes
     }
     const text = renderStatus(status, nodes);
     if (tty) {
-      if (lines > 0) process.stdout.write(`\x1b[${lines}A\x1b[J`);
+      // Lines said since the last refresh (a node's exit) stay: the refresh goes below them.
+      if (lines > 0 && !saidSinceRefresh) process.stdout.write(`\x1b[${lines}A\x1b[J`);
+      saidSinceRefresh = false;
       process.stdout.write(text.join("\n") + "\n");
       lines = text.length;
     } else if (Date.now() - lastPrinted > 10_000) {
@@ -212,13 +224,17 @@ function renderStatus(status: ClusterStatus | null, nodes: DevNode[]): string[] 
   const out = [`${time} epoch ${status.epoch}`];
   for (const n of nodes) {
     const m = status.members.find((x) => x.id === n.id);
-    const proc = n.exitCode === null ? `pid ${n.child.pid}` : `exited (${n.exitCode}), see ${n.log}`;
+    const proc = n.exitCode === null ? `pid ${n.child.pid}` : `${n.ended ?? `exited (${n.exitCode})`}, see ${n.log}`;
     out.push(`  ${n.id.padEnd(8)} ${(m?.state ?? "-").padEnd(8)} partitions ${String(m?.partitions ?? 0).padStart(4)}  actors ${String(m?.actors ?? 0).padStart(6)}${m?.moving ? `  moving ${m.moving}` : ""}  ${n.http ?? ""}  ${proc}`);
   }
   return out;
 }
 
+/** Whether `say` wrote since the live status was last drawn. */
+let saidSinceRefresh = false;
+
 function say(line: string): void {
+  saidSinceRefresh = true;
   process.stdout.write(`${line}\n`);
 }
 
