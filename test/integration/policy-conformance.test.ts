@@ -396,6 +396,27 @@ for (const c of CONTRACTS) {
     const load = startLoad(loaded, 8, write(caller), "b");
     await new Promise((r) => setTimeout(r, 500));
     stallControl(victim);
+    // The load alone may acknowledge nothing of a lag-window handler during the stall: all 8 of
+    // its callers can be waiting on the victim's sync turns. So one write per such handler goes
+    // to a session of its own on the victim the moment the stall begins (while the lag is
+    // under maxLagMs, so it is acknowledged at once) — a write the crash must then lose.
+    const probes = (["append", "checkoutAppend"] as const)
+      .filter((handler) => (handler === "append" ? c.append : c.checkout).crashLoses === "the lag window")
+      .map((handler) => {
+        let k = 0;
+        while (caller.locate(`${def.name}-probe-${handler}-${k}`).owner !== victim.id) k++;
+        const session = `${def.name}-probe-${handler}-${k}`;
+        const token = `${session}#b${handler === "append" ? 1 : 2}`;
+        victimSessions.add(session);
+        const t0 = performance.now();
+        return {
+          session,
+          done: caller.ref(def, session)[handler](token).then(
+            () => load.history.ack(session, token, performance.now() - t0),
+            (error: unknown) => load.history.fail(session, token, error),
+          ),
+        };
+      });
     await new Promise((r) => setTimeout(r, 300));
     const crashAt = Date.now();
     await victim.crash();
@@ -408,9 +429,10 @@ for (const c of CONTRACTS) {
     await settled(survivors);
     await new Promise((r) => setTimeout(r, 300));
     const stats = await load.stop();
+    await Promise.all(probes.map((p) => p.done));
     // The lists as this load wrote them: the first load's tokens (checked above) left out.
     const first = (tk: string): boolean => tk.includes("#a");
-    const stored = new Map([...(await readAll(caller, def, loaded))].map(([s, list]) => [s, list.filter((tk) => !first(tk))]));
+    const stored = new Map([...(await readAll(caller, def, [...loaded, ...probes.map((p) => p.session)]))].map(([s, list]) => [s, list.filter((tk) => !first(tk))]));
     const { problems, lost } = load.history.check(stored);
     const lostBefore = lost.filter((tk) => (load.history.ackedAt.get(tk) ?? 0) <= removedAt);
     t.log(`${c.title}: ${stats.acknowledged} writes acknowledged, ${stats.failed} failed, ${lost.length} acknowledged lost (${victimSessions.size} sessions on the crashed owner)`);
