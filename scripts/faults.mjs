@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run test:faults -- [--runs n]`: the long fault and migration runs. Each failover scenario
-// (kill -9 per backup policy, kill -9 of a NATS server, SIGSTOP beyond the lease, async loss)
+// (kill -9 per backup policy, kill -9 of a NATS server, SIGSTOP beyond the lease, async loss,
+// a network partition of a worker)
 // runs n times (default 5); the migration run uses more sessions on a 3-server NATS cluster.
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
@@ -12,7 +13,7 @@ if (!Number.isInteger(runs) || runs < 1) {
   process.exit(2);
 }
 console.log(`fault runs: ${runs} of each failover scenario, then the long migration run`);
-const result = spawnSync("npx", ["ava", "--timeout=15m", "test/integration/failover.test.ts", "test/integration/migration.test.ts"], {
+const result = spawnSync("npx", ["ava", "--timeout=15m", "test/integration/failover.test.ts", "test/integration/partition.test.ts", "test/integration/migration.test.ts"], {
   stdio: "inherit",
   env: { ...process.env, BERTH_FAULT_RUNS: String(runs), BERTH_LONG: "1" },
 });

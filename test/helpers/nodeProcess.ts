@@ -30,9 +30,20 @@ export function killAllNodes(): void {
  * Starts `berth node` for `app` and resolves once it logged "node up" (it is in the view).
  * @param options.app a folder with a package.json naming the app module
  */
-export async function spawnNode(options: { app: string; urls: readonly string[]; cluster: string; id: string; role?: "worker" | "gateway"; args?: string[]; env?: Record<string, string> }): Promise<NodeProcess> {
+export async function spawnNode(options: {
+  app: string;
+  urls: readonly string[];
+  cluster: string;
+  id: string;
+  role?: "worker" | "gateway";
+  args?: string[];
+  env?: Record<string, string>;
+  /** A command prefix the node runs under, e.g. `["ip", "netns", "exec", ns]` (it execs node, so the PID is the node's). */
+  prefix?: readonly string[];
+}): Promise<NodeProcess> {
   const args = [BIN, "node", "--app", options.app, "--nats", options.urls.join(","), "--cluster", options.cluster, "--id", options.id, "--role", options.role ?? "worker", ...(options.args ?? [])];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, BERTH_LOG_LEVEL: "info", BERTH_EXIT_WITH_PARENT: "1", ...options.env } });
+  const [command, ...before] = [...(options.prefix ?? []), process.execPath];
+  const child = spawn(command as string, [...before, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, BERTH_LOG_LEVEL: "info", BERTH_EXIT_WITH_PARENT: "1", ...options.env } });
   live.add(child);
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));

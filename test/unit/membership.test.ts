@@ -95,6 +95,27 @@ test("a cut-off member stops serving (lease) before the others remove it, then r
   for (const m of members) m.stop();
 });
 
+// Found by the network partition test (partition.test.ts): cut off, a node declares every peer
+// down (it hears none); healed, its lease is valid again while those verdicts stood, and as the
+// lowest live member it evicted the two members that had carried on without it.
+test("a member healed from a partition evicts nobody: its peers' silence was its own", async (t) => {
+  const { members, clock, net } = await cluster(["a", "b", "c"]);
+  const [a, b] = members as [Membership, Membership, Membership];
+  const evicted: string[] = [];
+  b.onView((v) => {
+    for (const id of ["b", "c"]) if (!v.members.some((m) => m.id === id)) evicted.push(`${id} at epoch ${v.epoch}`);
+  });
+  net.isolate("a");
+  for (let i = 0; i < 150 && ids(b).includes("a"); i++) await clock.advance(20);
+  t.false(ids(b).includes("a"), "the others removed the cut-off member");
+  t.is(a.livenessOf("b"), "down", "the cut-off member declared its peers down meanwhile");
+  net.heal("a");
+  for (let i = 0; i < 150; i++) await clock.advance(20);
+  t.deepEqual(evicted, [], "no member that kept running was removed");
+  for (const m of members) t.deepEqual(ids(m), ["a", "b", "c"], "the healed member rejoined beside the others");
+  for (const m of members) m.stop();
+});
+
 test("a graceful leave removes the member at once", async (t) => {
   const { members, clock } = await cluster(["a", "b"]);
   const [a, b] = members as [Membership, Membership];

@@ -355,6 +355,13 @@ export class Membership {
     }
   }
 
+  /** Forgets what this node concluded about its peers' liveness: each starts alive again. */
+  private resetLiveness(): void {
+    for (const { actor } of this.liveness.values()) actor.stop();
+    this.liveness.clear();
+    this.syncLiveness();
+  }
+
   /** The view this node wants, or null if the current one is fine. */
   private desiredView(): View | null {
     const state = this.lifecycle.getSnapshot().value;
@@ -442,6 +449,11 @@ export class Membership {
     const valid = this.leaseValid();
     if (valid !== this.leaseWasValid) {
       this.leaseWasValid = valid;
+      // Silence heard while this node was cut off (or paused, or out of the view) says nothing
+      // about its peers: it missed their heartbeats, they did not stop. Back in contact, each peer
+      // must be silent a whole detection period again before this node may declare it down —
+      // else a node healed from a partition evicts the very members that carried on without it.
+      if (valid) this.resetLiveness();
       for (const fn of this.leaseListeners) fn(valid);
     }
     if (this.started && !this.stopped) void this.writeRecord();

@@ -538,6 +538,12 @@ export class ClusterNode extends BerthNode {
       this.log.error({ cluster: table.partitions, node: this.partitions }, "this node's partition count differs from the cluster's; it cannot serve");
     }
     this.table = table ?? computeTable({ epoch: view.epoch, members: [] }, { partitions: this.partitions, backups: 1 });
+    if (!view.members.some((m) => m.id === this.id)) {
+      // Removed from the view while alive (cut off, paused): every backup copy here missed what
+      // happened since, and must never serve a takeover or a backup read. It rejoins empty.
+      for (const p of this.backups.partitions()) this.backups.drop(p);
+      this.strayBackups.clear();
+    }
     if (this.isWorker) this.partitionManager.onView(view, table);
     this.backupReader.onView(view.epoch, table);
     for (const wake of this.viewWaiters) wake();
