@@ -318,3 +318,21 @@ export class ReplicationError extends BerthError {
     this.name = "ReplicationError";
   }
 }
+
+/**
+ * A retried call that may have run already, whose outcome the actor no longer keeps (it keeps
+ * its last 64 outcomes, for at most the dedup window): running it again could apply it twice,
+ * so it is not run. Read the state back to learn whether the first attempt took effect.
+ */
+export class CallOutcomeUnknownError extends BerthError {
+  static readonly code = "call-outcome-unknown";
+  constructor(
+    readonly actorType: string,
+    readonly actorId: string,
+    readonly callId: string,
+  ) {
+    super(CallOutcomeUnknownError.code, `call ${callId} to ${actorType}/${actorId} was retried after the actor forgot the outcomes of calls that old (it keeps its last 64, for at most the dedup window); it may have run already, so it was not run again — read the state back to learn whether it took effect`);
+    this.name = "CallOutcomeUnknownError";
+  }
+}
+

@@ -45,6 +45,7 @@ export {
   ActorHandlerError,
   ArityError,
   BerthError,
+  CallOutcomeUnknownError,
   ConfigError,
   DeadlineExceededError,
   ReplyLostError,

@@ -1,5 +1,6 @@
+import { MAX_RECENT_CALLS, forgetCalls, mayHaveForgotten } from "./callIds.js";
 import type { DependencyContainer } from "tsyringe";
-import { ArityError, DeadlineExceededError, NotOwnerError, QueryMutationError, UnknownHandlerError } from "../errors.js";
+import { ArityError, CallOutcomeUnknownError, DeadlineExceededError, NotOwnerError, QueryMutationError, UnknownHandlerError } from "../errors.js";
 import { callerError } from "./callerError.js";
 import { copyValue, commitValue, firstChange } from "../state/walk.js";
 import type { Delta } from "../state/delta.js";
@@ -81,6 +82,8 @@ export class Activation {
   readonly partition: number;
   /** Outcomes of recent calls with ids, oldest first (see `CallOutcome`). */
   calls: CallOutcome[] | null = null;
+  /** When the newest outcome dropped from `calls` was recorded (see actor/callIds.ts). */
+  callsForgotten: number | undefined = undefined;
   /**
    * Replication of turns with call ids that has not been confirmed yet (pending, or failed),
    * by call id. A retry of such a call must not be answered from its outcome until the turn is
@@ -129,13 +132,14 @@ export class Activation {
     this.timerSeq = record.timerSeq;
     this.lastUsed = record.lastUsed;
     this.calls = record.calls && record.calls.length > 0 ? [...record.calls] : null;
+    this.callsForgotten = record.callsForgotten;
     this.seq = record.seq ?? 0;
   }
 
   /** The durable record of the committed state. */
   toRecord(): ActorRecord {
-    const record = { state: this.committed, timers: this.timers, timerSeq: this.timerSeq, lastUsed: this.lastUsed, seq: this.seq };
     this.pruneCalls(this.host.clock.now());
+    const record = { state: this.committed, timers: this.timers, timerSeq: this.timerSeq, lastUsed: this.lastUsed, seq: this.seq, ...(this.callsForgotten !== undefined ? { callsForgotten: this.callsForgotten } : {}) };
     return this.calls === null ? record : { ...record, calls: this.calls };
   }
 
@@ -228,6 +232,10 @@ export class Activation {
     if (entry.readonly) return this.runQuery(entry, args);
     if (callId !== undefined) {
       const seen = this.calls?.find((c) => c.id === callId);
+      if (seen === undefined && mayHaveForgotten(callId, this.callsForgotten)) {
+        this.host.counters.duplicateCalls++;
+        return Promise.reject(new CallOutcomeUnknownError(this.type.name, this.id, callId));
+      }
       if (seen !== undefined) {
         this.host.counters.duplicateCalls++;
         const answer = (): unknown => {
@@ -266,7 +274,7 @@ export class Activation {
     const cutoff = now - this.host.dedupWindowMs;
     let drop = Math.max(0, calls.length - MAX_RECENT_CALLS);
     while (drop < calls.length && (calls[drop] as CallOutcome).at < cutoff) drop++;
-    if (drop > 0) calls.splice(0, drop);
+    if (drop > 0) this.callsForgotten = forgetCalls(this.callsForgotten, calls.splice(0, drop));
     if (calls.length === 0) this.calls = null;
     if (this.unconfirmed !== null && drop > 0) {
       for (const id of this.unconfirmed.keys()) if (!this.calls?.some((c) => c.id === id)) this.unconfirmed.delete(id);
@@ -532,7 +540,6 @@ export interface TimerTurnEntry extends HandlerEntry {
 const EMPTY_TIMERS: readonly TimerRecord[] = Object.freeze([]);
 
 /** Outcomes of calls with ids kept per actor for retries (see `CallOutcome`). */
-const MAX_RECENT_CALLS = 16;
 /** Error codes that say nothing about the call itself, so a retry may run it. */
 const TRANSIENT = new Set(["deadline-exceeded", "node-stopped", "not-owner", "node-unreachable"]);
 

@@ -39,6 +39,11 @@ export interface ActorRecord {
   /** Outcomes of recent calls with ids (see `CallOutcome`). */
   readonly calls?: readonly CallOutcome[];
   /**
+   * When the newest outcome dropped from `calls` was recorded (ms): a retry of a call made
+   * before then may have run, and is refused rather than run twice (see actor/callIds.ts).
+   */
+  readonly callsForgotten?: number;
+  /**
    * Replication sequence: the number of replicated turns committed so far (0 for a new actor;
    * an actor created again soon after being destroyed continues its predecessor's count).
    */
@@ -84,6 +89,7 @@ export function checkRecord(value: unknown): ActorRecord {
   }
   if (typeof r.timerSeq !== "number" || typeof r.lastUsed !== "number") throw new MalformedMessageError("actor record counters are invalid");
   if (r.calls !== undefined && !Array.isArray(r.calls)) throw new MalformedMessageError("actor record calls must be a list");
+  if (r.callsForgotten !== undefined && (typeof r.callsForgotten !== "number" || !Number.isFinite(r.callsForgotten))) throw new MalformedMessageError("actor record callsForgotten must be a number");
   return value as ActorRecord;
 }
 

@@ -4,7 +4,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { CallSink } from "../actor/refs.js";
-import { DeadlineExceededError, NodeStoppedError, NotOwnerError } from "../errors.js";
+import { CallOutcomeUnknownError, DeadlineExceededError, NodeStoppedError, NotOwnerError, ReplicationError } from "../errors.js";
 import type { Logger } from "../node/logger.js";
 import { H } from "./protocol.js";
 import type { SessionCookies } from "./sessionCookie.js";
@@ -106,6 +106,8 @@ function errorResponse(err: Error, c: Context<BerthEnv>, session: RequestSession
     return c.json({ error: err.message, epoch: err.epoch, owner: err.owner }, 421);
   }
   if (err instanceof DeadlineExceededError) return c.json({ error: "the session did not answer in time; try again" }, 504);
+  // The turn may have run (its replication was not confirmed, or a retry came after its outcome was forgotten).
+  if (err instanceof ReplicationError || err instanceof CallOutcomeUnknownError) return c.json({ error: "this request may or may not have been applied; reload to check before trying again" }, 502);
   if (err instanceof NotOwnerError) return c.json({ error: "the session is moving to another node; try again" }, 503);
   if (err instanceof NodeStoppedError) return c.json({ error: "this node is stopping; try again" }, 503);
   log.error({ err, method: c.req.method, path: c.req.path }, "route failed");

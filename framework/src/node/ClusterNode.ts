@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { makeCallId } from "../actor/callIds.js";
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Activation } from "../actor/Activation.js";
@@ -416,13 +417,22 @@ export class ClusterNode extends BerthNode {
           return await this.runHere(partition, typeName, id, method, args, deadline, callId);
         } catch (error) {
           if (error instanceof ReplicationError) await this.retryAfter(error, deadline);
-          else if (!(error instanceof NotOwnerError)) throw error;
+          else if (error instanceof NotOwnerError) await this.waitForView(Math.min(deadline - Date.now(), 5));
+          else throw error;
           continue;
         }
       }
-      if (admission === "hold" || admission === "run") {
-        // The partition is moving or recovering here (or the lease is being renewed): wait for it.
+      if (admission === "hold") {
+        // The partition is moving or recovering here: wait for it.
         await this.partitionManager.hold(partition, Math.min(remaining, 250));
+        continue;
+      }
+      if (admission === "run") {
+        // Served here, but the lease lapsed (NATS has not confirmed a heartbeat): wait for it to
+        // come back or for a view without this node. With a timer: `hold` returns at once for a
+        // serving partition, and a loop of microtasks would starve the event loop — the very
+        // heartbeats that renew the lease, every other call, HTTP — until the call's deadline.
+        await this.waitForView(Math.min(remaining, 50));
         continue;
       }
       const owner = this.ownerOf(partition);
@@ -449,7 +459,7 @@ export class ClusterNode extends BerthNode {
 
   /** Call ids: unique per node incarnation, cheap to make. */
   private nextCallId(): string {
-    return `${this.membership.self.incarnation}.${(this.callSeq++).toString(36)}`;
+    return makeCallId(this.membership.self.incarnation, this.callSeq++, Date.now());
   }
 
   /** Runs a call that arrived from another node, if this node owns the actor. */

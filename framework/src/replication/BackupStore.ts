@@ -1,3 +1,4 @@
+import { MAX_RECENT_CALLS, forgetCalls } from "../actor/callIds.js";
 import type { ActorEntry, ActorRecord, CallOutcome, TimerRecord } from "../actor/record.js";
 import { applyDelta } from "../state/delta.js";
 import { copyValue } from "../state/walk.js";
@@ -12,6 +13,7 @@ interface Copy {
   timerSeq: number;
   lastUsed: number;
   calls: CallOutcome[];
+  callsForgotten: number | undefined;
   seq: number;
   /** The sender's view epoch when the copy was last written (backup reads trust only recent ones). */
   epoch: number;
@@ -28,7 +30,7 @@ export interface CopyView {
 }
 
 
-const MAX_CALLS = 16;
+
 /** Items being joined from pieces at once (one per actor; the owner sends one at a time per backup). */
 const MAX_OPEN_ITEMS = 64;
 
@@ -115,7 +117,7 @@ export class BackupStore {
           if (item.ts !== undefined) copy.timerSeq = item.ts;
           if (item.c !== undefined) {
             copy.calls.push(item.c);
-            if (copy.calls.length > MAX_CALLS) copy.calls.splice(0, copy.calls.length - MAX_CALLS);
+            if (copy.calls.length > MAX_RECENT_CALLS) copy.callsForgotten = forgetCalls(copy.callsForgotten, copy.calls.splice(0, copy.calls.length - MAX_RECENT_CALLS));
           }
           copy.lastUsed = item.lu;
           copy.seq = item.s;
@@ -165,10 +167,10 @@ export class BackupStore {
 }
 
 function fromRecord(type: string, id: string, r: ActorRecord, epoch: number): Copy {
-  return { type, id, state: r.state, timers: r.timers, timerSeq: r.timerSeq, lastUsed: r.lastUsed, calls: [...(r.calls ?? [])], seq: r.seq ?? 0, epoch, behind: false };
+  return { type, id, state: r.state, timers: r.timers, timerSeq: r.timerSeq, lastUsed: r.lastUsed, calls: [...(r.calls ?? [])], callsForgotten: r.callsForgotten, seq: r.seq ?? 0, epoch, behind: false };
 }
 
 function toRecord(c: Copy): ActorRecord {
   // The record leaves the store (serialized or installed): give it a state nobody else mutates.
-  return { state: copyValue(c.state, "backup state"), timers: c.timers, timerSeq: c.timerSeq, lastUsed: c.lastUsed, calls: [...c.calls], seq: c.seq };
+  return { state: copyValue(c.state, "backup state"), timers: c.timers, timerSeq: c.timerSeq, lastUsed: c.lastUsed, calls: [...c.calls], seq: c.seq, ...(c.callsForgotten !== undefined ? { callsForgotten: c.callsForgotten } : {}) };
 }

@@ -1,3 +1,4 @@
+import { MAX_RECENT_CALLS, forgetCalls } from "../actor/callIds.js";
 import type { Logger } from "pino";
 import type { ActorEntry, ActorRecord } from "../actor/record.js";
 import { applyDelta, type Delta } from "../state/delta.js";
@@ -31,7 +32,11 @@ export function rebuildFromLog(byActor: Map<string, StoredEntry[]>, log: Logger)
         record.state = applyDelta(record.state, d.d ?? []);
         if (d.tm !== undefined) record.timers = d.tm;
         if (d.ts !== undefined) record.timerSeq = d.ts;
-        if (d.c !== undefined) record.calls = [...(record.calls ?? []), d.c].slice(-16);
+        if (d.c !== undefined) {
+          const calls = [...(record.calls ?? []), d.c];
+          if (calls.length > MAX_RECENT_CALLS) record.callsForgotten = forgetCalls(record.callsForgotten, calls.splice(0, calls.length - MAX_RECENT_CALLS));
+          record.calls = calls;
+        }
         if (d.lu !== undefined) record.lastUsed = d.lu;
         record.seq = e.seq;
       } catch (err) {
