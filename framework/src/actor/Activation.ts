@@ -82,7 +82,7 @@ export class Activation {
   readonly partition: number;
   /** Outcomes of recent calls with ids, oldest first (see `CallOutcome`). */
   calls: CallOutcome[] | null = null;
-  /** When the newest outcome dropped from `calls` was recorded (see actor/callIds.ts). */
+  /** The latest time an id of an outcome dropped from `calls` was made (see actor/callIds.ts). */
   callsForgotten: number | undefined = undefined;
   /**
    * Replication of turns with call ids that has not been confirmed yet (pending, or failed),

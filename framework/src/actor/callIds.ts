@@ -1,27 +1,27 @@
 /**
  * Call ids and the window of call outcomes an actor keeps (exactly-once execution of retries).
  *
- * A call id is `<incarnation>.<n>.<created>`: the calling node's incarnation, a counter, and
- * when the id was made (ms, base 36). An actor keeps the outcomes of its recent calls — the
- * last `MAX_RECENT_CALLS`, none older than the dedup window — so a retry with a known id is
- * answered from its outcome instead of running again. A retry whose outcome is not there may
- * have run and been forgotten: when the id is older than the oldest outcome kept, the actor
- * cannot tell, and answers `CallOutcomeUnknownError` rather than run it a second time.
+ * A call id is `<incarnation>.<n>.<made>`: the calling node's incarnation, a counter, and when
+ * the id was made (ms, base 36, the caller's clock). An actor keeps the outcomes of its recent
+ * calls — the last `MAX_RECENT_CALLS`, none older than the dedup window — so a retry with a
+ * known id is answered from its outcome instead of running again. Beyond that the actor keeps
+ * one number: the latest `made` among the outcomes it dropped. A call whose outcome is not kept
+ * and whose id was made no later than that may have run and been forgotten: it is refused with
+ * `CallOutcomeUnknownError`, not run a second time. Both sides of the comparison are times of
+ * the callers' clocks, and a dropped call compares with its own retry exactly, whatever the
+ * clocks; a first attempt is refused only if 64 calls made after it ran before it.
  */
 
 /** Outcomes an actor keeps (its owner, its backups, its records). */
 export const MAX_RECENT_CALLS = 64;
 
-/**
- * Slack for clocks of different nodes (the id's time is the caller's, an outcome's the owner's):
- * a retry made up to this long after the oldest outcome kept is still refused.
- */
-export const CLOCK_SLACK_MS = 100;
-
-/** `forgotten` advanced past the outcomes of `dropped` (the newest time any of them was recorded). */
-export function forgetCalls(forgotten: number | undefined, dropped: ReadonlyArray<{ readonly at: number }>): number | undefined {
+/** `forgotten` advanced past the outcomes of `dropped` (the latest time one of their ids was made). */
+export function forgetCalls(forgotten: number | undefined, dropped: ReadonlyArray<{ readonly id: string }>): number | undefined {
   let out = forgotten;
-  for (const c of dropped) if (out === undefined || c.at > out) out = c.at;
+  for (const c of dropped) {
+    const made = callIdTime(c.id);
+    if (made !== undefined && (out === undefined || made > out)) out = made;
+  }
   return out;
 }
 
@@ -29,7 +29,7 @@ export function forgetCalls(forgotten: number | undefined, dropped: ReadonlyArra
 export function mayHaveForgotten(callId: string, forgotten: number | undefined): boolean {
   if (forgotten === undefined) return false;
   const made = callIdTime(callId);
-  return made !== undefined && made <= forgotten + CLOCK_SLACK_MS;
+  return made !== undefined && made <= forgotten;
 }
 
 /** A new call id. */

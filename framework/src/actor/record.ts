@@ -39,8 +39,8 @@ export interface ActorRecord {
   /** Outcomes of recent calls with ids (see `CallOutcome`). */
   readonly calls?: readonly CallOutcome[];
   /**
-   * When the newest outcome dropped from `calls` was recorded (ms): a retry of a call made
-   * before then may have run, and is refused rather than run twice (see actor/callIds.ts).
+   * The latest time an id of an outcome dropped from `calls` was made (ms): a retry of a call
+   * made no later may have run, and is refused rather than run twice (see actor/callIds.ts).
    */
   readonly callsForgotten?: number;
   /**
