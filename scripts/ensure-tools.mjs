@@ -1,19 +1,17 @@
 #!/usr/bin/env node
-// `node scripts/ensure-tools.mjs [--check] <tool>...`: makes sure the programs an npm script needs are
-// Everything it prints goes to stderr, so `npm run bench -- --json` still prints only JSON.
-// installed before it runs (`npm test`, `npm start`, `npm run bench`, `npm run test:faults`).
-// A missing tool is installed with apt-get where that is possible (Debian/Ubuntu, as root);
-// elsewhere (and always with --check, which installs nothing) the script names the install
-// command and exits 1, so the README's commands either
-// work on a fresh machine or say exactly what is missing.
+// `node scripts/ensure-tools.mjs [--check] <tool>...`: makes sure the programs an npm script
+// needs are installed before it runs (`npm test`, `npm start`, `npm run bench`, `npm run
+// test:faults`). A missing tool is installed with apt-get where that is possible (Debian/Ubuntu,
+// as root); elsewhere (and always with --check, which installs nothing) the script names the
+// install command and exits 1, so the README's commands either work on a fresh machine or say
+// exactly what is missing. Everything it prints goes to stderr, so `npm run bench -- --json`
+// still prints only JSON.
 //
 // Known tools: nats-server (found as the framework finds it, NATS_SERVER_BIN included),
 // redis-server (the http-session benchmark's baseline), openssl (the TLS tests make their
-// certificates with it).
+// certificates with it). Other programs are looked for as the framework looks for nats-server.
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, statSync } from "node:fs";
-import { delimiter, join } from "node:path";
-import { findNatsServer } from "../framework/dist/harness/findNatsServer.js";
+import { findNatsServer, findProgram } from "../framework/dist/harness/findNatsServer.js";
 
 /** What each tool is for, its apt package, and the command to install it elsewhere. */
 const TOOLS = {
@@ -21,19 +19,6 @@ const TOOLS = {
   "redis-server": { why: "the Redis baseline of the http-session benchmark", apt: "redis-server", elsewhere: "brew install redis (macOS)" },
   openssl: { why: "the certificates of the TLS tests", apt: "openssl", elsewhere: "brew install openssl (macOS)" },
 };
-
-/** The same extra directories the framework searches for nats-server: Debian puts servers in /usr/sbin. */
-const EXTRA_DIRS = ["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin"];
-
-function isExecutable(path) {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The path of `tool`, or undefined when it is not installed. */
 function find(tool) {
@@ -44,8 +29,7 @@ function find(tool) {
       return undefined;
     }
   }
-  const dirs = [...(process.env.PATH ?? "").split(delimiter).filter((d) => d !== ""), ...EXTRA_DIRS];
-  return dirs.map((dir) => join(dir, tool)).find(isExecutable);
+  return findProgram(tool).path;
 }
 
 function canUseApt() {
@@ -82,7 +66,7 @@ if (!apt(["install", "-y", "-qq", ...packages]) && !(apt(["update", "-qq"]) && a
 }
 const stillMissing = missing.filter((tool) => find(tool) === undefined);
 if (stillMissing.length > 0) {
-  console.error(`ensure-tools: apt-get finished, yet ${stillMissing.join(", ")} cannot be found on PATH or in ${EXTRA_DIRS.join(", ")}`);
+  console.error(`ensure-tools: apt-get finished, yet ${stillMissing.join(", ")} cannot be found in ${findProgram(stillMissing[0]).searched.join(", ")}`);
   process.exit(1);
 }
 for (const tool of missing) console.error(`ensure-tools: ${tool} is at ${find(tool)}`);

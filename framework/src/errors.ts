@@ -1,3 +1,5 @@
+import { MAX_RECENT_CALLS } from "./actor/callIds.js";
+
 /**
  * Berth's error classes. Each says what happened and what to do about it, carries a stable
  * `code`, and crosses the wire intact: a remote caller receives the same class it would
@@ -331,8 +333,7 @@ export class CallOutcomeUnknownError extends BerthError {
     readonly actorId: string,
     readonly callId: string,
   ) {
-    super(CallOutcomeUnknownError.code, `call ${callId} to ${actorType}/${actorId} was retried after the actor forgot the outcomes of calls that old (it keeps its last 64, for at most the dedup window); it may have run already, so it was not run again — read the state back to learn whether it took effect`);
+    super(CallOutcomeUnknownError.code, `call ${callId} to ${actorType}/${actorId} was retried after the actor forgot the outcomes of calls that old (it keeps its last ${MAX_RECENT_CALLS}, for at most the dedup window); it may have run already, so it was not run again — read the state back to learn whether it took effect`);
     this.name = "CallOutcomeUnknownError";
   }
 }
-

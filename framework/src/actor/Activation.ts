@@ -1,6 +1,6 @@
-import { MAX_RECENT_CALLS, forgetCalls, mayHaveForgotten } from "./callIds.js";
 import type { DependencyContainer } from "tsyringe";
 import { ArityError, CallOutcomeUnknownError, DeadlineExceededError, NotOwnerError, QueryMutationError, UnknownHandlerError } from "../errors.js";
+import { MAX_RECENT_CALLS, forgetCalls, mayHaveForgotten } from "./callIds.js";
 import { callerError } from "./callerError.js";
 import { copyValue, commitValue, firstChange } from "../state/walk.js";
 import type { Delta } from "../state/delta.js";
@@ -539,7 +539,6 @@ export interface TimerTurnEntry extends HandlerEntry {
 
 const EMPTY_TIMERS: readonly TimerRecord[] = Object.freeze([]);
 
-/** Outcomes of calls with ids kept per actor for retries (see `CallOutcome`). */
 /** Error codes that say nothing about the call itself, so a retry may run it. */
 const TRANSIENT = new Set(["deadline-exceeded", "node-stopped", "not-owner", "node-unreachable"]);
 

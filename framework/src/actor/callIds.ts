@@ -25,6 +25,16 @@ export function forgetCalls(forgotten: number | undefined, dropped: ReadonlyArra
   return out;
 }
 
+/**
+ * Appends an outcome to a window of outcomes, drops the oldest beyond `MAX_RECENT_CALLS`, and
+ * returns `forgotten` advanced past them. For the copies that keep no clock (backups, log
+ * replay); the owner also drops by age (Activation.pruneCalls).
+ */
+export function keepOutcome(calls: Array<{ readonly id: string }>, outcome: { readonly id: string }, forgotten: number | undefined): number | undefined {
+  calls.push(outcome);
+  return calls.length > MAX_RECENT_CALLS ? forgetCalls(forgotten, calls.splice(0, calls.length - MAX_RECENT_CALLS)) : forgotten;
+}
+
 /** Whether a call id, not among the outcomes kept, is old enough that its outcome may have been forgotten. */
 export function mayHaveForgotten(callId: string, forgotten: number | undefined): boolean {
   if (forgotten === undefined) return false;

@@ -33,13 +33,28 @@ export function findNatsServer(): string {
     if (isExecutableFile(path)) return path;
     throw new NatsServerNotFoundError([path], fromEnv);
   }
+  const { path, searched } = findProgram("nats-server");
+  if (path !== undefined) return path;
+  throw new NatsServerNotFoundError(searched);
+}
+
+/**
+ * Finds an executable `program` in a PATH directory, else in /usr/sbin and the other usual
+ * places (servers such as nats-server and redis-server install there on Debian).
+ *
+ * @example
+ * ```ts
+ * const { path, searched } = findProgram("redis-server"); // path undefined when not installed
+ * ```
+ */
+export function findProgram(program: string): { readonly path: string | undefined; readonly searched: readonly string[] } {
   const dirs = (process.env["PATH"] ?? "").split(delimiter).filter((d) => d !== "");
   const searched: string[] = [];
   for (const dir of [...dirs, ...EXTRA_DIRS].map((d) => resolve(d))) {
     if (searched.includes(dir)) continue;
     searched.push(dir);
-    const candidate = join(dir, "nats-server");
-    if (isExecutableFile(candidate)) return candidate;
+    const candidate = join(dir, program);
+    if (isExecutableFile(candidate)) return { path: candidate, searched };
   }
-  throw new NatsServerNotFoundError(searched);
+  return { path: undefined, searched };
 }

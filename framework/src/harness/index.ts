@@ -1,5 +1,5 @@
 /** The NATS harness: real nats-server processes for `berth dev`, integration tests and benchmarks. */
-export { findNatsServer } from "./findNatsServer.js";
+export { findNatsServer, findProgram } from "./findNatsServer.js";
 export { startNatsServer } from "./startNatsServer.js";
 export { startNatsCluster } from "./startNatsCluster.js";
 export { reapStaleServers } from "./reapStaleServers.js";

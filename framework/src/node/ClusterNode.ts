@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { makeCallId } from "../actor/callIds.js";
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Activation } from "../actor/Activation.js";
+import { makeCallId } from "../actor/callIds.js";
 import type { ActorType } from "../actor/defineActor.js";
 import type { HostHooks } from "../actor/ActorHost.js";
 import { ConfigError, DeadlineExceededError, MalformedMessageError, NodeStoppedError, NodeUnreachableError, NotOwnerError, ReplicationError, SelfCallError } from "../errors.js";

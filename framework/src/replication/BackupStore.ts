@@ -1,4 +1,4 @@
-import { MAX_RECENT_CALLS, forgetCalls } from "../actor/callIds.js";
+import { keepOutcome } from "../actor/callIds.js";
 import type { ActorEntry, ActorRecord, CallOutcome, TimerRecord } from "../actor/record.js";
 import { applyDelta } from "../state/delta.js";
 import { copyValue } from "../state/walk.js";
@@ -28,8 +28,6 @@ export interface CopyView {
   readonly epoch: number;
   readonly behind: boolean;
 }
-
-
 
 /** Items being joined from pieces at once (one per actor; the owner sends one at a time per backup). */
 const MAX_OPEN_ITEMS = 64;
@@ -116,8 +114,7 @@ export class BackupStore {
           if (item.tm !== undefined) copy.timers = item.tm;
           if (item.ts !== undefined) copy.timerSeq = item.ts;
           if (item.c !== undefined) {
-            copy.calls.push(item.c);
-            if (copy.calls.length > MAX_RECENT_CALLS) copy.callsForgotten = forgetCalls(copy.callsForgotten, copy.calls.splice(0, copy.calls.length - MAX_RECENT_CALLS));
+            copy.callsForgotten = keepOutcome(copy.calls, item.c, copy.callsForgotten);
           }
           copy.lastUsed = item.lu;
           copy.seq = item.s;

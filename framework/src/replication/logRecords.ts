@@ -1,5 +1,5 @@
-import { MAX_RECENT_CALLS, forgetCalls } from "../actor/callIds.js";
 import type { Logger } from "pino";
+import { keepOutcome } from "../actor/callIds.js";
 import type { ActorEntry, ActorRecord } from "../actor/record.js";
 import { applyDelta, type Delta } from "../state/delta.js";
 import { parse } from "../state/serializer.js";
@@ -33,8 +33,8 @@ export function rebuildFromLog(byActor: Map<string, StoredEntry[]>, log: Logger)
         if (d.tm !== undefined) record.timers = d.tm;
         if (d.ts !== undefined) record.timerSeq = d.ts;
         if (d.c !== undefined) {
-          const calls = [...(record.calls ?? []), d.c];
-          if (calls.length > MAX_RECENT_CALLS) record.callsForgotten = forgetCalls(record.callsForgotten, calls.splice(0, calls.length - MAX_RECENT_CALLS));
+          const calls = [...(record.calls ?? [])];
+          record.callsForgotten = keepOutcome(calls, d.c, record.callsForgotten);
           record.calls = calls;
         }
         if (d.lu !== undefined) record.lastUsed = d.lu;

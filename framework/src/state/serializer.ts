@@ -72,17 +72,15 @@ export function isRegisteredPrototype(proto: object): boolean {
  */
 export function stringify(value: unknown): string {
   // Keys superjson refuses (prototype pollution guards) take its path, so they fail as before.
-  return isPlainJson(value, 0, SUPERJSON_REFUSES) ? `{"json":${JSON.stringify(value)}}` : serializer.stringify(value);
+  return isPlainJson(value, 0, isRefusedKey) ? `{"json":${JSON.stringify(value)}}` : serializer.stringify(value);
 }
 
-/** Whether superjson refuses an object key (its prototype pollution guard): the state walker refuses such fields too. */
+/** Whether superjson's stringify refuses an object key (its prototype pollution guard): the state walker refuses such fields too. */
 export function isRefusedKey(key: string): boolean {
   return key === "__proto__" || key === "constructor" || key === "prototype";
 }
 
-/** Keys superjson's stringify refuses. */
-const SUPERJSON_REFUSES: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
-const PROTO_ONLY: ReadonlySet<string> = new Set(["__proto__"]);
+const isProtoKey = (key: string): boolean => key === "__proto__";
 
 /** Parses a string produced by `stringify`. Throws on malformed input. */
 export function parse(text: string): unknown {
@@ -93,7 +91,7 @@ export function parse(text: string): unknown {
  * Whether JSON.stringify/parse round-trips `value` exactly (no superjson needed).
  * @param refused object keys that make a value not plain (`__proto__` by default)
  */
-export function isPlainJson(value: unknown, depth = 0, refused: ReadonlySet<string> = PROTO_ONLY): boolean {
+export function isPlainJson(value: unknown, depth = 0, refused: (key: string) => boolean = isProtoKey): boolean {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -111,7 +109,7 @@ export function isPlainJson(value: unknown, depth = 0, refused: ReadonlySet<stri
       for (const k in value) {
         if (!Object.hasOwn(value, k)) continue;
         const v = (value as Record<string, unknown>)[k];
-        if (v === undefined || refused.has(k) || !isPlainJson(v, depth + 1, refused)) return false;
+        if (v === undefined || refused(k) || !isPlainJson(v, depth + 1, refused)) return false;
       }
       return true;
     }

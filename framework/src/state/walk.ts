@@ -201,7 +201,7 @@ class Walk {
       const lv: unknown = live[i];
       const pv: unknown = prev[i];
       // An unchanged primitive (most elements): nothing to record, no path step to keep.
-      if (isPrimitive(lv) && (typeof lv === "number" ? Object.is(lv, pv) : lv === pv)) {
+      if (unchangedPrimitive(lv, pv)) {
         if (out !== null) out[i] = pv;
         continue;
       }
@@ -241,8 +241,7 @@ class Walk {
       if (!present && isRefusedKey(key)) this.failField(key);
       const before = present ? old[key] : ABSENT;
       let v: unknown;
-      const t = typeof lv;
-      if (present && (t === "number" ? Object.is(lv, before) : t !== "object" && t !== "function" && t !== "symbol" && lv === before)) {
+      if (present && unchangedPrimitive(lv, before)) {
         v = before; // an unchanged primitive: the common case, no recursion
       } else {
         this.stack.push(key);
@@ -308,6 +307,11 @@ class Walk {
 function isPrimitive(v: unknown): boolean {
   const t = typeof v;
   return t === "object" ? v === null : t !== "function" && t !== "symbol";
+}
+
+/** Whether `live` is a primitive equal to `prev` (`Object.is` for numbers: NaN, -0): nothing to commit. */
+function unchangedPrimitive(live: unknown, prev: unknown): boolean {
+  return typeof live === "number" ? Object.is(live, prev) : isPrimitive(live) && live === prev;
 }
 
 /** Whether a Map key can be a delta path segment. */
