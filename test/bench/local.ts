@@ -110,12 +110,17 @@ interface Line {
   added: number;
 }
 
+/** `n` cart lines. */
+function lineList(n: number): Line[] {
+  return Array.from({ length: n }, (_, i) => ({ sku: `sku-${i}`, qty: 1, price: 9.5, name: "thing", added: i }));
+}
+
 /** A cart of `lines` lines; a write turn changes one line's quantity. */
 const BigCart = defineActor("bench-big-cart", {
   state: () => ({ lines: [] as Line[] }),
   handlers: {
     fill(ctx, lines: number) {
-      ctx.state.lines = Array.from({ length: lines }, (_, i) => ({ sku: `sku-${i}`, qty: 1, price: 9.5, name: "thing", added: i }));
+      ctx.state.lines = lineList(lines);
     },
     bump(ctx, i: number) {
       const line = ctx.state.lines[i % ctx.state.lines.length];
@@ -138,7 +143,7 @@ export const turnStateSize: Benchmark = {
       const actors = 64;
       const refs = Array.from({ length: actors }, (_, i) => node.ref(BigCart, `cart-${lines}-${i}`));
       await Promise.all(refs.map((r) => r.fill(lines)));
-      const plain = refs.map(() => ({ lines: Array.from({ length: lines }, (_, i): Line => ({ sku: `sku-${i}`, qty: 1, price: 9.5, name: "thing", added: i })) }));
+      const plain = refs.map(() => ({ lines: lineList(lines) }));
       const count = Math.round((quick ? 20_000 : 200_000) / Math.sqrt(lines));
       const r = await interleaved(quick ? 1 : 3, {
         berth: () => throughput(count, IN_FLIGHT, (i) => (refs[i % actors] as (typeof refs)[number]).bump(i)),

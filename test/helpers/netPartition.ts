@@ -44,17 +44,17 @@ export function createNamespace(k: number): Namespace {
   const hostIp = `10.231.${k}.1`;
   const nsIp = `10.231.${k}.2`;
   const ip = (...args: string[]): void => void execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
-  // Leftovers of a run that was killed before it cleaned up.
-  try {
-    ip("link", "del", host);
-  } catch {
-    /* none */
-  }
-  try {
-    ip("netns", "del", name);
-  } catch {
-    /* none */
-  }
+  /** Removes the pair and the namespace, if there (deleting the host end deletes its peer). */
+  const remove = (): void => {
+    for (const args of [["link", "del", host], ["netns", "del", name]]) {
+      try {
+        ip(...args);
+      } catch {
+        /* not there */
+      }
+    }
+  };
+  remove(); // leftovers of a run that was killed before it cleaned up
   ip("netns", "add", name);
   ip("link", "add", host, "type", "veth", "peer", "name", peer);
   ip("link", "set", peer, "netns", name);
@@ -68,18 +68,7 @@ export function createNamespace(k: number): Namespace {
     hostIp,
     nsIp,
     exec: ["ip", "netns", "exec", name],
-    remove() {
-      try {
-        ip("link", "del", host);
-      } catch {
-        /* gone with the namespace */
-      }
-      try {
-        ip("netns", "del", name);
-      } catch {
-        /* already gone */
-      }
-    },
+    remove,
   };
 }
 

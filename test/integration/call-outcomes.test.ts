@@ -1,10 +1,10 @@
 import test from "ava";
-import { CallOutcomeUnknownError, createNode, type ClusterNode } from "berth";
+import { CallOutcomeUnknownError, type ClusterNode } from "berth";
 import { makeCallId } from "../../framework/src/actor/callIds.js";
 import { sendCall } from "../../framework/src/transport/rpc.js";
 import type { CallRequest } from "../../framework/src/transport/wire.js";
 import { LogSyncBackup } from "../fixtures/log-app/app.js";
-import { settled } from "../helpers/cluster.js";
+import { clusterNodes } from "../helpers/cluster.js";
 import { uniqueCluster } from "../helpers/nats.js";
 import { natsForFile } from "../helpers/natsForFile.js";
 import { waitFor } from "../helpers/nodeProcess.js";
@@ -22,13 +22,7 @@ const nats = natsForFile("single");
 
 test("a retry whose outcome the actor forgot is refused, not run twice — also after a failover; a retry it remembers is answered, a new call runs", async (t) => {
   t.timeout(60_000);
-  const cluster = uniqueCluster();
-  const nodes: ClusterNode[] = [];
-  t.teardown(() => Promise.all(nodes.map((n) => n.stop().catch(() => undefined))).then(() => undefined));
-  for (const [id, role] of [["a", "worker"], ["b", "worker"], ["gw", "gateway"]] as const) {
-    nodes.push(await createNode({ actors: [LogSyncBackup], nats: { servers: nats.urls }, cluster, id, roles: [role], logger: "error" }));
-  }
-  await settled(nodes);
+  const nodes = await clusterNodes(t, { count: 3, cluster: uniqueCluster(), urls: nats.urls, actors: [LogSyncBackup], ids: ["a", "b", "gw"], roles: ["worker", "worker", "gateway"] });
   const [a, , gw] = nodes as [ClusterNode, ClusterNode, ClusterNode];
   let k = 0;
   while (gw.locate(`s${k}`).owner !== "a") k++;

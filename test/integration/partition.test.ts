@@ -1,7 +1,7 @@
 import test from "ava";
 import { randomBytes } from "node:crypto";
 import { readStatus } from "../../framework/src/cli/statusCommand.js";
-import { History } from "../helpers/history.js";
+import { startLoad } from "../helpers/history.js";
 import { uniqueCluster } from "../helpers/nats.js";
 import { natsForFile } from "../helpers/natsForFile.js";
 import { createNamespace, namespacesUnavailable, startRelay, type Namespace, type Relay } from "../helpers/netPartition.js";
@@ -97,38 +97,33 @@ for (let run = 1; run <= RUNS; run++) {
     // Half the sessions are reached through the victim's HTTP port, half through w1's.
     const victimUrl = `http://${ns.nsIp}:${HTTP_PORT}`;
     const clients: Client[] = Array.from({ length: SESSIONS }, (_, i) => ({ session: `s${i}`, base: i % 2 === 0 ? victimUrl : httpOf(w1), cookie: null }));
-    const history = new History();
     const acks: Ack[] = [];
     const slowest = { viaVictim: 0 };
-    let running = true;
     const cutOff = victim;
     for (const c of clients) {
       const first = await post(c, `${c.session}#0`, 10_000).catch((error: unknown) => {
         throw new Error(`the first write of ${c.session} through ${c.base} failed: ${String((error as { cause?: unknown }).cause ?? error)}`);
       });
       if (first.status !== 200) throw new Error(`the first write of ${c.session} failed: ${first.status} ${first.error}`);
-      history.ack(c.session, `${c.session}#0`, 0);
     }
-    const loops = clients.map(async (c) => {
-      for (let n = 1; running; n++) {
-        const token = `${c.session}#${n}`;
-        const t0 = performance.now();
-        try {
-          const r = await post(c, token, 60_000);
-          if (r.status === 200) {
-            history.ack(c.session, token, performance.now() - t0);
-            acks.push({ token, node: r.node ?? "?", at: Date.now() });
-          } else {
-            history.fail(c.session, token, new Error(`HTTP ${r.status}: ${r.error}`));
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        } catch (error) {
-          history.fail(c.session, token, error);
-          await new Promise((r) => setTimeout(r, 50));
-        }
+    // One caller per session (its cookie), each write a unique token; failures pause a little.
+    const bySession = new Map(clients.map((c) => [c.session, c]));
+    const load = startLoad(clients.map((c) => c.session), SESSIONS, async (session, token) => {
+      const c = bySession.get(session) as Client;
+      const t0 = performance.now();
+      try {
+        const r = await post(c, token, 60_000);
+        if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.error}`);
+        acks.push({ token, node: r.node ?? "?", at: Date.now() });
+      } catch (error) {
+        await new Promise((r) => setTimeout(r, 50));
+        throw error;
+      } finally {
         if (c.base === victimUrl) slowest.viaVictim = Math.max(slowest.viaVictim, performance.now() - t0);
       }
     });
+    const history = load.history;
+    for (const c of clients) history.ack(c.session, `${c.session}#0`, 0); // before any write of the load is acknowledged
     const victimSessions = async (): Promise<number> => (await status()).members.find((m) => m.id === "w2")?.partitions ?? 0;
     await new Promise((r) => setTimeout(r, 1_000));
     t.true(acks.some((a) => a.node === "w2"), "before the cut the victim served writes of its own sessions");
@@ -155,8 +150,7 @@ for (let run = 1; run <= RUNS; run++) {
     await waitFor(() => settled(["w1", "w2", "w3"]), 30_000, "the victim to take partitions again");
     const rejoinedAt = Date.now();
     await new Promise((r) => setTimeout(r, 1_500));
-    running = false;
-    await Promise.all(loops);
+    await load.stop();
 
     // Every session read back through w3.
     const stored = new Map<string, string[]>();
@@ -164,7 +158,6 @@ for (let run = 1; run <= RUNS; run++) {
       const res = await fetch(`${httpOf(w3)}/tokens/sync`, { headers: { cookie: c.cookie ?? "" } });
       stored.set(c.session, ((await res.json()) as { tokens: string[] }).tokens);
     }
-    if (process.env.BERTH_DEBUG) (await import("node:fs")).writeFileSync("/tmp/victim.log", `cut ${cutAt} removed ${removedAt} healed ${healedAt} rejoined ${rejoinedAt}\n${cutOff.output()}`);
     if (process.env.BERTH_DEBUG) for (const p of [w1, cutOff, w3]) t.log(p.id, p.output().split("\n").filter((l) => /"level":[45]0/.test(l)).slice(0, 12).join("\n"));
     if (process.env.BERTH_DEBUG) for (const c of clients) t.log(`${c.session} served by ${[...new Set(acks.filter((a) => a.token.startsWith(`${c.session}#`)).map((a) => a.node))].join(",")} stored ${JSON.stringify(stored.get(c.session)?.slice(0, 3))} of ${stored.get(c.session)?.length}, acked ${JSON.stringify(history.acked.get(c.session)?.slice(0, 5))} of ${history.acked.get(c.session)?.length}`);
     const { problems, lost } = history.check(stored);
