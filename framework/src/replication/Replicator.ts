@@ -61,13 +61,18 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-interface Queued {
-  readonly item: ReplItem;
+/**
+ * A queued item in its wire form (or one piece of it: `partial` for every piece but the last).
+ * It keeps what acknowledging it needs, not the item: the delta's values die young instead of
+ * surviving, in flight, into the old generation.
+ */
+interface Sendable {
+  readonly key: string;
+  readonly p: number;
+  readonly s: number;
+  /** A tombstone (its confirmation ends the actor's entry in `acked`). */
+  readonly tomb: boolean;
   readonly committedAt: number;
-}
-
-/** A queued item with its wire form (or one piece of it: `partial` for every piece but the last). */
-interface Sendable extends Queued {
   readonly text: string;
   readonly partial: boolean;
 }
@@ -161,7 +166,7 @@ export class Replicator {
     const targets = backups.slice(0, wanted);
     this.stats.deltas++;
     const waits: Promise<void>[] = [];
-    for (const t of targets) this.enqueue(t, { item, committedAt: now });
+    for (const t of targets) this.enqueue(t, item, key, now);
     const syncN = Math.min(plan.syncBackups, backups.length);
     if (syncN > 0) waits.push(this.waitFor(key, p, turn.seq, syncN));
     else if (policy.maxLagMs !== undefined && targets.length > 0 && this.lagMs(now) > policy.maxLagMs) {
@@ -204,7 +209,7 @@ export class Replicator {
     if (need > 0) {
       const now = Date.now();
       for (const t of backups.slice(0, need)) {
-        if ((this.channels.get(t)?.acked.get(key) ?? -1) < seq) this.enqueue(t, { item: fullItem(p, act.type.name, act.id, record), committedAt: now });
+        if ((this.channels.get(t)?.acked.get(key) ?? -1) < seq) this.enqueue(t, fullItem(p, act.type.name, act.id, record), key, now);
       }
       waits.push(this.waitFor(key, p, seq, need));
     }
@@ -230,7 +235,8 @@ export class Replicator {
     if (!policy.replicates) return;
     const plan = policy.plan({ actorType: type.name, actorId: id, handler: "expire", destroyed: true });
     const item: ReplItem = { k: "x", p: partition, t: type.name, i: id, s: seq };
-    for (const t of this.backupsOf(partition).slice(0, plan.syncBackups + plan.asyncBackups)) this.enqueue(t, { item, committedAt: Date.now() });
+    const key = actorKey(type.name, id);
+    for (const t of this.backupsOf(partition).slice(0, plan.syncBackups + plan.asyncBackups)) this.enqueue(t, item, key, Date.now());
     const eventLog = this.deps.eventLog();
     if (eventLog !== null && (plan.syncLog || plan.asyncLog) && seq > 1) {
       // A tombstone first, then a purge bounded by it: entries of a new actor with this id,
@@ -240,7 +246,7 @@ export class Replicator {
         .then((ack) => eventLog.purgeActor(type.name, id, partition, { before: ack.streamSeq + 1 }))
         .catch((err: unknown) => this.deps.log.debug({ err, actor: type.name, id }, "could not purge an expired actor's log entries"));
     }
-    this.forget(actorKey(type.name, id));
+    this.forget(key);
   }
 
   /** Sends every actor of `partition` to its current backups in full (after a takeover or a backup change). */
@@ -249,14 +255,15 @@ export class Replicator {
     const now = Date.now();
     for (const a of actors) {
       const item = fullItem(partition, a.type, a.id, a.record);
-      for (const t of backups) this.enqueue(t, { item, committedAt: now });
+      const key = actorKey(a.type, a.id);
+      for (const t of backups) this.enqueue(t, item, key, now);
     }
   }
 
   /** Whether anything of `partition` is still unconfirmed by its backups (a move waits for this). */
   pending(partition: number): boolean {
     for (const ch of this.channels.values()) {
-      if (ch.queue.some((q) => q.item.p === partition) || ch.inFlight.some((q) => q.item.p === partition)) return true;
+      if (ch.queue.some((q) => q.p === partition) || ch.inFlight.some((q) => q.p === partition)) return true;
     }
     for (const w of this.allWaiters()) if (w.partition === partition) return true;
     return false;
@@ -276,8 +283,8 @@ export class Replicator {
   /** Forgets a partition this node no longer owns. */
   dropPartition(partition: number): void {
     for (const ch of this.channels.values()) {
-      ch.queue = ch.queue.filter((q) => q.item.p !== partition);
-      ch.inFlight = ch.inFlight.filter((q) => q.item.p !== partition);
+      ch.queue = ch.queue.filter((q) => q.p !== partition);
+      ch.inFlight = ch.inFlight.filter((q) => q.p !== partition);
     }
   }
 
@@ -291,7 +298,7 @@ export class Replicator {
         if ((ch?.acked.get(w.key) ?? -1) >= w.seq) continue;
         const { type, id } = splitActorKey(w.key);
         const record = this.deps.recordOf(type, id);
-        if (record !== undefined) this.enqueue(t, { item: fullItem(w.partition, type, id, record), committedAt: now });
+        if (record !== undefined) this.enqueue(t, fullItem(w.partition, type, id, record), w.key, now);
       }
       this.check(w);
     }
@@ -316,12 +323,12 @@ export class Replicator {
   }
 
   /** Queues an item for a backup; it leaves in this event-loop turn, or as soon as the channel's message in flight is answered. */
-  private enqueue(target: string, q: Queued): void {
+  private enqueue(target: string, item: ReplItem, key: string, committedAt: number): void {
     let ch = this.channels.get(target);
     if (ch === undefined) this.channels.set(target, (ch = new Channel(target)));
     // Encoded once however many backups it goes to (they are queued one after another).
-    if (this.lastEncoded?.item !== q.item) this.lastEncoded = { item: q.item, wire: encodeItem(q.item) };
-    for (const w of this.lastEncoded.wire) ch.queue.push({ item: q.item, committedAt: q.committedAt, text: w.text, partial: w.partial });
+    if (this.lastEncoded?.item !== item) this.lastEncoded = { item, wire: encodeItem(item) };
+    for (const w of this.lastEncoded.wire) ch.queue.push(sendable(item, key, committedAt, w));
     this.scheduleFlush();
   }
 
@@ -370,11 +377,10 @@ export class Replicator {
         // The backup holds every item of the batch except those of the actors it needs in full.
         const missing = new Set(reply.needFull);
         const advanced = this.waiters.size > 0 ? new Set<string>() : null;
-        for (const { item, partial } of batch) {
+        for (const { key, s, partial } of batch) {
           if (partial) continue; // held once its last piece is
-          const key = actorKey(item.t, item.i);
-          if (!missing.has(key) && item.s > (ch.acked.get(key) ?? -1)) {
-            ch.acked.set(key, item.s);
+          if (!missing.has(key) && s > (ch.acked.get(key) ?? -1)) {
+            ch.acked.set(key, s);
             if (ch.resentFull.size > 0) ch.resentFull.delete(key);
             advanced?.add(key);
           }
@@ -390,11 +396,7 @@ export class Replicator {
         }
         // A tombstone's confirmation is needed only by its own turn: then forget the actor, or
         // every destroyed session would stay in `acked` for good.
-        for (const q of batch) {
-          if (q.item.k !== "x") continue;
-          const key = actorKey(q.item.t, q.item.i);
-          if (ch.acked.get(key) === q.item.s) ch.acked.delete(key);
-        }
+        for (const q of batch) if (q.tomb && ch.acked.get(q.key) === q.s) ch.acked.delete(q.key);
       }
     } catch (err) {
       ch.inFlight = [];
@@ -426,15 +428,15 @@ export class Replicator {
    * again (the backup asks for the record when a delta finds no copy).
    */
   private refused(ch: Channel, q: Sendable, err: Error): void {
-    const { item } = q;
-    const key = actorKey(item.t, item.i);
+    const { key } = q;
+    const { type, id } = splitActorKey(key);
     this.stats.refusedItems++;
-    const fields = { err, target: ch.target, actor: item.t, id: item.i, seq: item.s, kind: item.k };
+    const fields = { err, target: ch.target, actor: type, id, seq: q.s, kind: q.text[0] };
     if (ch.refusing) this.deps.log.debug(fields, "a backup refused a replication item");
     else this.deps.log.error(fields, "a backup refused a replication item (more are logged at debug level until it accepts one); the actor is sent in full instead");
     ch.refusing = true;
-    ch.queue = ch.queue.filter((x) => !(x.item.t === item.t && x.item.i === item.i && x.item.s === item.s));
-    if (!ch.resentFull.has(key) && this.deps.recordOf(item.t, item.i) !== undefined) {
+    ch.queue = ch.queue.filter((x) => !(x.key === key && x.s === q.s));
+    if (!ch.resentFull.has(key) && this.deps.recordOf(type, id) !== undefined) {
       ch.resentFull.add(key);
       this.resendFull(ch, key, [q]);
       return;
@@ -448,18 +450,18 @@ export class Replicator {
     }
   }
 
-  private resendFull(ch: Channel, key: string, sent: readonly Queued[]): void {
+  private resendFull(ch: Channel, key: string, sent: readonly Sendable[]): void {
     const { type, id } = splitActorKey(key);
     const record = this.deps.recordOf(type, id);
     if (record === undefined) return; // gone (moved or destroyed): nothing to resync
     // The partition comes from the item the backup could not apply (async plans have no waiter).
-    const mine = (q: Queued): boolean => q.item.t === type && q.item.i === id;
-    const p = sent.find(mine)?.item.p ?? ch.queue.find(mine)?.item.p ?? this.waiters.get(key)?.[0]?.partition;
+    const mine = (q: Sendable): boolean => q.key === key;
+    const p = sent.find(mine)?.p ?? ch.queue.find(mine)?.p ?? this.waiters.get(key)?.[0]?.partition;
     if (p === undefined) return;
     this.stats.fullRecords++;
     const item = fullItem(p, type, id, record);
     const now = Date.now();
-    ch.queue.unshift(...encodeItem(item).map((w) => ({ item, committedAt: now, text: w.text, partial: w.partial })));
+    ch.queue.unshift(...encodeItem(item).map((w) => sendable(item, key, now, w)));
   }
 
   private waitFor(key: string, partition: number, seq: number, need: number): Promise<void> {
@@ -586,6 +588,11 @@ export class Replicator {
       throw new ReplicationError("the event log did not acknowledge the delta", { cause: error });
     }
   }
+}
+
+/** The queue entry of an encoded item (or of one of its pieces). */
+function sendable(item: ReplItem, key: string, committedAt: number, w: WireItem): Sendable {
+  return { key, p: item.p, s: item.s, tomb: item.k === "x", committedAt, text: w.text, partial: w.partial };
 }
 
 /** The full-record item of an actor: for a backup that has no copy, or fell behind. */

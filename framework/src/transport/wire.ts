@@ -111,6 +111,9 @@ export function field(v: string): string {
 
 /** A value as frame text: `j` + JSON when it is plain JSON, else `s` + superjson's `{ json, meta }`. */
 export function packPayload(value: unknown): string {
+  // The common small values (a result, a pushed token) skip the walk: a string or a finite number is its JSON.
+  if (typeof value === "string") return `j${JSON.stringify(value)}`;
+  if (typeof value === "number" && Number.isFinite(value) && !Object.is(value, -0)) return `j${value}`;
   const p = packValue(value) as { j: unknown; m?: unknown };
   return p.m === undefined ? `j${JSON.stringify(p.j)}` : `s${JSON.stringify({ json: p.j, meta: p.m })}`;
 }
