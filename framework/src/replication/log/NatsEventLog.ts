@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { ConfigError, PayloadTooLargeError } from "../../errors.js";
@@ -7,6 +7,7 @@ import { encodeEntry, encodeMarker, encodePieces, ENTRY_HEADER_BYTES, isValidEpo
 import { EventLogClosedError, EventLogUnavailableError, InvalidLogEntryError } from "./errors.js";
 import { PartitionFold, type RawMessage } from "./fold.js";
 import { LatencyWindow } from "./latency.js";
+import { JetStreamPublisher } from "./publisher.js";
 import { Histogram, LATENCY_BUCKETS } from "../../metrics/Histogram.js";
 import { readFiltered } from "./reader.js";
 import { ReadScheduler } from "./readScheduler.js";
@@ -68,7 +69,7 @@ export async function openEventLog(nc: NatsConnection, options: EventLogOptions)
   options.log.debug({ stream: name, replicas: info.config.num_replicas, maxEntriesPerActor }, "event log open");
   const readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   if (!Number.isInteger(readTimeoutMs) || readTimeoutMs < 100) throw new ConfigError(`event log: readTimeoutMs must be at least 100 ms, got ${readTimeoutMs}`);
-  return new NatsEventLog(nc, jsm, jetstream(nc, { timeout: ATTEMPT_TIMEOUT_MS }), cluster, options.log, readTimeoutMs, info.config.num_replicas > 1, info.config.max_msgs_per_subject > 0 ? info.config.max_msgs_per_subject : maxEntriesPerActor);
+  return new NatsEventLog(nc, jsm, cluster, options.log, readTimeoutMs, info.config.num_replicas > 1, info.config.max_msgs_per_subject > 0 ? info.config.max_msgs_per_subject : maxEntriesPerActor);
 }
 
 /** The event log on a JetStream stream. See `EventLog` for the contract and `openEventLog` to get one. */
@@ -83,11 +84,11 @@ export class NatsEventLog implements EventLog {
   private readonly maxPieces: number;
   readonly messagesBetweenSnapshots: number;
   private readonly scheduler: ReadScheduler<Map<string, StoredEntry[]>>;
+  private readonly publisher: JetStreamPublisher;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
-    private readonly js: JetStreamClient,
     private readonly cluster: string,
     private readonly log: Logger,
     private readonly readTimeoutMs = DEFAULT_READ_TIMEOUT_MS,
@@ -98,6 +99,7 @@ export class NatsEventLog implements EventLog {
     this.maxPieces = Math.max(1, Math.floor(entriesPerActor / 4));
     this.messagesBetweenSnapshots = Math.max(1, Math.floor(entriesPerActor / 2));
     this.stream = streamName(cluster);
+    this.publisher = new JetStreamPublisher(nc);
     this.prefix = `berth.${cluster}.log.`;
     this.scheduler = new ReadScheduler({
       batchMin: BATCH_MIN,
@@ -247,6 +249,7 @@ export class NatsEventLog implements EventLog {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.publisher.close();
   }
 
   /** Publishes with a message id, repeating the same message through elections and timeouts until the deadline. */
@@ -260,8 +263,7 @@ export class NatsEventLog implements EventLog {
       }
       const remaining = deadline - Date.now();
       try {
-        const ack = await this.js.publish(subject, body, { msgID, timeout: Math.max(50, Math.min(ATTEMPT_TIMEOUT_MS, remaining)) });
-        return { streamSeq: ack.seq };
+        return { streamSeq: await this.publisher.publish(subject, body, msgID, Math.max(50, Math.min(ATTEMPT_TIMEOUT_MS, remaining))) };
       } catch (error) {
         lastError = error;
         if (!isTransient(error)) {
