@@ -3,6 +3,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { JetStreamPublisher, PublishRefusedError, PublishTimeoutError } from "../../framework/src/replication/log/publisher.js";
 import { isTransient } from "../../framework/src/replication/log/retry.js";
+import { readFileSync } from "node:fs";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
 
 /**
@@ -66,6 +67,8 @@ test.serial("no acknowledgement in time (the server is paused): PublishTimeoutEr
   if (pid === undefined) return t.fail("the harness gave no server pid");
   process.kill(pid, "SIGSTOP");
   try {
+    // The signal stops the server's threads soon, not at once: a message sent before would be answered.
+    await stopped(pid);
     const started = Date.now();
     await t.throwsAsync(pub.publish(`${name}.a`, new Uint8Array(1), "late", 300), { instanceOf: PublishTimeoutError });
     const waited = Date.now() - started;
@@ -78,3 +81,13 @@ test.serial("no acknowledgement in time (the server is paused): PublishTimeoutEr
   }
   await nc.close();
 });
+
+/** Waits until the kernel reports the process stopped (state T in /proc/<pid>/stat). */
+async function stopped(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("T")) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`process ${pid} did not stop within 1 s of SIGSTOP`);
+}
