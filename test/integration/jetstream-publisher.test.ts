@@ -3,8 +3,9 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { JetStreamPublisher, PublishRefusedError, PublishTimeoutError } from "../../framework/src/replication/log/publisher.js";
 import { isTransient } from "../../framework/src/replication/log/retry.js";
-import { readFileSync } from "node:fs";
+import { processState } from "../../framework/src/harness/processes.js";
 import { startTestNats, uniqueCluster, type TestNats } from "../helpers/nats.js";
+import { waitFor } from "../helpers/nodeProcess.js";
 
 /**
  * The event log's JetStream publish (one attempt: NatsEventLog repeats it) against a real
@@ -63,12 +64,12 @@ test.serial("a message the stream refuses: PublishRefusedError with the server's
 
 test.serial("no acknowledgement in time (the server is paused): PublishTimeoutError after the attempt's timeout; close() fails what waits", async (t) => {
   const { nc, name, pub } = await setup();
-  const pid = nats?.servers[0]?.pid;
-  if (pid === undefined) return t.fail("the harness gave no server pid");
-  process.kill(pid, "SIGSTOP");
+  const server = nats?.servers[0];
+  if (server === undefined) return t.fail("the harness gave no server");
+  server.kill("SIGSTOP");
   try {
     // The signal stops the server's threads soon, not at once: a message sent before would be answered.
-    await stopped(pid);
+    await waitFor(() => processState(server.pid) === "T", 1_000, "the paused server to stop");
     const started = Date.now();
     await t.throwsAsync(pub.publish(`${name}.a`, new Uint8Array(1), "late", 300), { instanceOf: PublishTimeoutError });
     const waited = Date.now() - started;
@@ -77,17 +78,8 @@ test.serial("no acknowledgement in time (the server is paused): PublishTimeoutEr
     pub.close();
     await t.throwsAsync(pending, { instanceOf: PublishTimeoutError, message: /closing/ });
   } finally {
-    process.kill(pid, "SIGCONT");
+    server.kill("SIGCONT");
   }
   await nc.close();
 });
 
-/** Waits until the kernel reports the process stopped (state T in /proc/<pid>/stat). */
-async function stopped(pid: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("T")) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`process ${pid} did not stop within 1 s of SIGSTOP`);
-}

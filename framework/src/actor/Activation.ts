@@ -80,10 +80,11 @@ export class Activation {
   lastUsed = 0;
   /** Partition the actor's id hashes to. */
   readonly partition: number;
-  /** Outcomes of recent calls with ids, oldest first (see `CallOutcome`). */
-  private calls: CallOutcome[] | null = null;
-  /** The same outcomes by call id: every write looks its id up (a scan of 64 ids cost a fifth of a turn). */
-  private callIndex: Map<string, CallOutcome> | null = null;
+  /**
+   * Outcomes of recent calls by call id, oldest first (a map keeps insertion order; see
+   * `CallOutcome`). Every write looks its id up: a scan of a list of 64 cost a fifth of a turn.
+   */
+  private calls: Map<string, CallOutcome> | null = null;
   /** The latest time an id of an outcome dropped from `calls` was made (see actor/callIds.ts). */
   callsForgotten: number | undefined = undefined;
   /**
@@ -133,8 +134,7 @@ export class Activation {
     this.timers = record.timers;
     this.timerSeq = record.timerSeq;
     this.lastUsed = record.lastUsed;
-    this.calls = record.calls && record.calls.length > 0 ? [...record.calls] : null;
-    this.callIndex = this.calls === null ? null : new Map(this.calls.map((c) => [c.id, c]));
+    this.calls = record.calls && record.calls.length > 0 ? new Map(record.calls.map((c) => [c.id, c])) : null;
     this.callsForgotten = record.callsForgotten;
     this.seq = record.seq ?? 0;
   }
@@ -143,7 +143,7 @@ export class Activation {
   toRecord(): ActorRecord {
     this.pruneCalls(this.host.clock.now());
     const record = { state: this.committed, timers: this.timers, timerSeq: this.timerSeq, lastUsed: this.lastUsed, seq: this.seq, ...(this.callsForgotten !== undefined ? { callsForgotten: this.callsForgotten } : {}) };
-    return this.calls === null ? record : { ...record, calls: [...this.calls] };
+    return this.calls === null ? record : { ...record, calls: [...this.calls.values()] };
   }
 
   /**
@@ -234,7 +234,7 @@ export class Activation {
     this.lastUsed = this.host.coarseNow;
     if (entry.readonly) return this.runQuery(entry, args);
     if (callId !== undefined) {
-      const seen = this.callIndex?.get(callId);
+      const seen = this.calls?.get(callId);
       if (seen === undefined && mayHaveForgotten(callId, this.callsForgotten)) {
         this.host.counters.duplicateCalls++;
         return Promise.reject(new CallOutcomeUnknownError(this.type.name, this.id, callId));
@@ -265,9 +265,7 @@ export class Activation {
     // No `value` key for `undefined` (a void handler): the record stays plain JSON, so
     // replicating it needs no superjson (see transport/control.ts).
     const outcome: CallOutcome = value === undefined ? { id: callId, at: now, ok } : { id: callId, at: now, ok, value };
-    this.calls ??= [];
-    this.calls.push(outcome);
-    (this.callIndex ??= new Map()).set(callId, outcome);
+    (this.calls ??= new Map()).set(callId, outcome);
     this.pruneCalls(now);
     return outcome;
   }
@@ -276,19 +274,19 @@ export class Activation {
     const calls = this.calls;
     if (calls === null) return;
     const cutoff = now - this.host.dedupWindowMs;
-    let drop = Math.max(0, calls.length - MAX_RECENT_CALLS);
-    while (drop < calls.length && (calls[drop] as CallOutcome).at < cutoff) drop++;
-    if (drop === 0) return;
-    const dropped = calls.splice(0, drop);
-    const index = this.callIndex;
-    if (index !== null) for (const c of dropped) if (index.get(c.id) === c) index.delete(c.id);
-    this.callsForgotten = forgetCalls(this.callsForgotten, dropped);
-    if (calls.length === 0) {
-      this.calls = null;
-      this.callIndex = null;
+    let over = calls.size - MAX_RECENT_CALLS;
+    const dropped: CallOutcome[] = [];
+    for (const c of calls.values()) {
+      if (over <= 0 && c.at >= cutoff) break;
+      dropped.push(c);
+      over--;
     }
+    if (dropped.length === 0) return;
+    for (const c of dropped) calls.delete(c.id);
+    this.callsForgotten = forgetCalls(this.callsForgotten, dropped);
+    if (calls.size === 0) this.calls = null;
     if (this.unconfirmed !== null) {
-      for (const id of this.unconfirmed.keys()) if (this.callIndex?.has(id) !== true) this.unconfirmed.delete(id);
+      for (const id of this.unconfirmed.keys()) if (this.calls?.has(id) !== true) this.unconfirmed.delete(id);
       if (this.unconfirmed.size === 0) this.unconfirmed = null;
     }
   }

@@ -19,12 +19,20 @@ export function isPidAlive(pid: number): boolean {
   } catch (e) {
     if (errnoCode(e) !== "EPERM") return false; // ESRCH: gone; EPERM: exists but not ours
   }
+  const state = processState(pid);
+  return state === undefined ? true /* no /proc (macOS): trust kill(0) */ : state !== "Z" && state !== "X";
+}
+
+/**
+ * The kernel's one-letter state of `pid` (/proc/<pid>/stat: R running, S sleeping, T stopped,
+ * Z zombie…), or undefined where there is no /proc entry to read.
+ */
+export function processState(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
   } catch {
-    return true; // no /proc (macOS): trust kill(0)
+    return undefined;
   }
 }
 
