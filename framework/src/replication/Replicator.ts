@@ -73,6 +73,8 @@ interface Sendable {
   /** A tombstone (its confirmation ends the actor's entry in `acked`). */
   readonly tomb: boolean;
   readonly committedAt: number;
+  /** When it must leave at the latest (a background delta lingers for company; anything a reply waits for is due at once). */
+  readonly due: number;
   readonly text: string;
   readonly partial: boolean;
 }
@@ -80,6 +82,8 @@ interface Sendable {
 /** One owner → backup stream: a queue flushed once per event-loop turn, resent until acknowledged. */
 class Channel {
   queue: Sendable[] = [];
+  /** The earliest `due` in the queue (Infinity: empty). */
+  dueAt = Number.POSITIVE_INFINITY;
   /** The highest sequence the backup confirmed, per actor key. */
   readonly acked = new Map<string, number>();
   /** Items sent and not yet confirmed, oldest first (for the lag). */
@@ -100,6 +104,8 @@ class Channel {
 }
 
 const MAX_ITEMS_PER_MESSAGE = 500;
+/** Items that make a lingering queue leave before it is due: a full enough message. */
+const LINGER_ENOUGH = 256;
 
 /**
  * The owner side of replication. For each committed turn, the actor type's policy plans where
@@ -113,6 +119,9 @@ export class Replicator {
   /** Sync turns waiting for their acknowledgements, by actor key: an acknowledgement looks only at the actors it advanced. */
   private readonly waiters = new Map<string, Waiter[]>();
   private flushScheduled = false;
+  /** The timer that sends lingering items when they fall due, and when it fires. */
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private lingerAt = Number.POSITIVE_INFINITY;
   /** The last item encoded, so an item queued for several backups is encoded once. */
   private lastEncoded: { readonly item: ReplItem; readonly wire: readonly WireItem[] } | null = null;
   /**
@@ -166,13 +175,14 @@ export class Replicator {
     const targets = backups.slice(0, wanted);
     this.stats.deltas++;
     const waits: Promise<void>[] = [];
-    for (const t of targets) this.enqueue(t, item, key, now);
     const syncN = Math.min(plan.syncBackups, backups.length);
+    // Background replication fell too far behind: this reply waits until its own delta is held.
+    const behind = syncN === 0 && policy.maxLagMs !== undefined && targets.length > 0 && this.lagMs(now) > policy.maxLagMs;
+    // A delta no reply waits for may linger for company; the first `syncBackups` targets are waited for.
+    const linger = policy.lingerMs ?? 0;
+    targets.forEach((t, x) => this.enqueue(t, item, key, now, x < syncN || behind || linger <= 0 ? now : now + linger));
     if (syncN > 0) waits.push(this.waitFor(key, p, turn.seq, syncN));
-    else if (policy.maxLagMs !== undefined && targets.length > 0 && this.lagMs(now) > policy.maxLagMs) {
-      // Background replication fell too far behind: this reply waits until its own delta is held.
-      waits.push(this.waitFor(key, p, turn.seq, 1));
-    }
+    else if (behind) waits.push(this.waitFor(key, p, turn.seq, 1));
     const eventLog = this.deps.eventLog();
     if (eventLog !== null && (plan.syncLog || plan.asyncLog)) {
       const append = this.appendToLog(eventLog, turn, key);
@@ -209,7 +219,7 @@ export class Replicator {
     if (need > 0) {
       const now = Date.now();
       for (const t of backups.slice(0, need)) {
-        if ((this.channels.get(t)?.acked.get(key) ?? -1) < seq) this.enqueue(t, fullItem(p, act.type.name, act.id, record), key, now);
+        if ((this.channels.get(t)?.acked.get(key) ?? -1) < seq) this.enqueue(t, fullItem(p, act.type.name, act.id, record), key, now, now);
       }
       waits.push(this.waitFor(key, p, seq, need));
     }
@@ -236,7 +246,8 @@ export class Replicator {
     const plan = policy.plan({ actorType: type.name, actorId: id, handler: "expire", destroyed: true });
     const item: ReplItem = { k: "x", p: partition, t: type.name, i: id, s: seq };
     const key = actorKey(type.name, id);
-    for (const t of this.backupsOf(partition).slice(0, plan.syncBackups + plan.asyncBackups)) this.enqueue(t, item, key, Date.now());
+    const now = Date.now();
+    for (const t of this.backupsOf(partition).slice(0, plan.syncBackups + plan.asyncBackups)) this.enqueue(t, item, key, now, now);
     const eventLog = this.deps.eventLog();
     if (eventLog !== null && (plan.syncLog || plan.asyncLog) && seq > 1) {
       // A tombstone first, then a purge bounded by it: entries of a new actor with this id,
@@ -256,7 +267,7 @@ export class Replicator {
     for (const a of actors) {
       const item = fullItem(partition, a.type, a.id, a.record);
       const key = actorKey(a.type, a.id);
-      for (const t of backups) this.enqueue(t, item, key, now);
+      for (const t of backups) this.enqueue(t, item, key, now, now);
     }
   }
 
@@ -284,6 +295,7 @@ export class Replicator {
   dropPartition(partition: number): void {
     for (const ch of this.channels.values()) {
       ch.queue = ch.queue.filter((q) => q.p !== partition);
+      ch.dueAt = earliestDue(ch.queue);
       ch.inFlight = ch.inFlight.filter((q) => q.p !== partition);
     }
   }
@@ -298,7 +310,7 @@ export class Replicator {
         if ((ch?.acked.get(w.key) ?? -1) >= w.seq) continue;
         const { type, id } = splitActorKey(w.key);
         const record = this.deps.recordOf(type, id);
-        if (record !== undefined) this.enqueue(t, fullItem(w.partition, type, id, record), w.key, now);
+        if (record !== undefined) this.enqueue(t, fullItem(w.partition, type, id, record), w.key, now, now);
       }
       this.check(w);
     }
@@ -310,6 +322,7 @@ export class Replicator {
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
     for (const w of this.allWaiters()) w.reject(new ReplicationError("the node is stopping"));
     this.waiters.clear();
   }
@@ -322,13 +335,18 @@ export class Replicator {
     return table.backupsOf(partition);
   }
 
-  /** Queues an item for a backup; it leaves in this event-loop turn, or as soon as the channel's message in flight is answered. */
-  private enqueue(target: string, item: ReplItem, key: string, committedAt: number): void {
+  /**
+   * Queues an item for a backup. It leaves once it is `due` (at once, or after lingering for
+   * company), and the channel's message in flight, if any, is answered; items queued meanwhile
+   * share its message.
+   */
+  private enqueue(target: string, item: ReplItem, key: string, committedAt: number, due: number): void {
     let ch = this.channels.get(target);
     if (ch === undefined) this.channels.set(target, (ch = new Channel(target)));
     // Encoded once however many backups it goes to (they are queued one after another).
     if (this.lastEncoded?.item !== item) this.lastEncoded = { item, wire: encodeItem(item) };
-    for (const w of this.lastEncoded.wire) ch.queue.push(sendable(item, key, committedAt, w));
+    for (const w of this.lastEncoded.wire) ch.queue.push(sendable(item, key, committedAt, due, w));
+    if (due < ch.dueAt) ch.dueAt = due;
     this.scheduleFlush();
   }
 
@@ -350,7 +368,24 @@ export class Replicator {
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed) return;
-    for (const ch of this.channels.values()) if (!ch.sending && ch.queue.length > 0) void this.send(ch);
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const ch of this.channels.values()) {
+      if (ch.sending || ch.queue.length === 0) continue;
+      if (ch.dueAt <= now || ch.queue.length >= LINGER_ENOUGH) void this.send(ch);
+      else next = Math.min(next, ch.dueAt);
+    }
+    if (next < this.lingerAt) {
+      // Lingering items leave when the first of them falls due (a later flush may send them sooner).
+      if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+      this.lingerAt = next;
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = null;
+        this.lingerAt = Number.POSITIVE_INFINITY;
+        this.flush();
+      }, Math.max(0, next - now));
+      this.lingerTimer.unref();
+    }
   }
 
   private async send(ch: Channel): Promise<void> {
@@ -365,6 +400,7 @@ export class Replicator {
       chars += q.text.length;
     }
     const batch = ch.queue.splice(0, count);
+    ch.dueAt = earliestDue(ch.queue);
     // One message in flight per channel: what is in flight is this batch (less what a dropped partition took).
     ch.inFlight = batch;
     try {
@@ -403,7 +439,7 @@ export class Replicator {
       if (err instanceof MalformedMessageError || err instanceof PayloadTooLargeError) {
         // Sending the same items again cannot succeed: find the one the backup cannot take.
         if (batch.length > 1) {
-          ch.queue.unshift(...batch);
+          requeue(ch, batch);
           ch.limit = Math.ceil(batch.length / 2);
         } else if (batch[0] !== undefined) {
           this.refused(ch, batch[0], err);
@@ -412,7 +448,7 @@ export class Replicator {
       }
       // Resent later; applying is idempotent on the backup.
       ch.failures++;
-      ch.queue.unshift(...batch);
+      requeue(ch, batch);
       this.deps.log.debug({ err, target: ch.target, items: batch.length }, "replication send failed; retrying");
       await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** Math.min(ch.failures, 4), 800)));
     } finally {
@@ -436,6 +472,7 @@ export class Replicator {
     else this.deps.log.error(fields, "a backup refused a replication item (more are logged at debug level until it accepts one); the actor is sent in full instead");
     ch.refusing = true;
     ch.queue = ch.queue.filter((x) => !(x.key === key && x.s === q.s));
+    ch.dueAt = earliestDue(ch.queue);
     if (!ch.resentFull.has(key) && this.deps.recordOf(type, id) !== undefined) {
       ch.resentFull.add(key);
       this.resendFull(ch, key, [q]);
@@ -461,7 +498,7 @@ export class Replicator {
     this.stats.fullRecords++;
     const item = fullItem(p, type, id, record);
     const now = Date.now();
-    ch.queue.unshift(...encodeItem(item).map((w) => sendable(item, key, now, w)));
+    requeue(ch, encodeItem(item).map((w) => sendable(item, key, now, now, w)));
   }
 
   private waitFor(key: string, partition: number, seq: number, need: number): Promise<void> {
@@ -591,8 +628,20 @@ export class Replicator {
 }
 
 /** The queue entry of an encoded item (or of one of its pieces). */
-function sendable(item: ReplItem, key: string, committedAt: number, w: WireItem): Sendable {
-  return { key, p: item.p, s: item.s, tomb: item.k === "x", committedAt, text: w.text, partial: w.partial };
+function sendable(item: ReplItem, key: string, committedAt: number, due: number, w: WireItem): Sendable {
+  return { key, p: item.p, s: item.s, tomb: item.k === "x", committedAt, due, text: w.text, partial: w.partial };
+}
+
+/** Puts items back at the head of a channel's queue (a resend, or a record sent in full). */
+function requeue(ch: Channel, items: readonly Sendable[]): void {
+  ch.queue.unshift(...items);
+  ch.dueAt = Math.min(ch.dueAt, earliestDue(items));
+}
+
+function earliestDue(items: readonly Sendable[]): number {
+  let due = Number.POSITIVE_INFINITY;
+  for (const q of items) if (q.due < due) due = q.due;
+  return due;
 }
 
 /** The full-record item of an actor: for a backup that has no copy, or fell behind. */
