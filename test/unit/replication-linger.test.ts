@@ -99,3 +99,15 @@ test("async() validates lingerMs and defaults it to maxLagMs / 5, at most 20 ms"
   t.throws(() => async({ lingerMs: -1 }), { instanceOf: ConfigError });
   t.is(sync({ backups: 1 }).lingerMs, undefined, "sync policies never linger");
 });
+
+test("a move asking whether a partition is pending sends its lingering deltas at once", async (t) => {
+  const { replicator, messages, turn } = setup();
+  t.teardown(() => replicator.close());
+  turn(async({ maxLagMs: 60_000, lingerMs: 10_000 }), "a");
+  await sleep(10);
+  t.is(messages.length, 0, "lingering");
+  t.true(replicator.pending(3), "the partition's delta is not confirmed yet");
+  await sleep(10);
+  t.is(messages.length, 1, "sent as soon as someone waited for it");
+  t.false(replicator.pending(3), "confirmed: the move may go on");
+});

@@ -271,11 +271,23 @@ export class Replicator {
     }
   }
 
-  /** Whether anything of `partition` is still unconfirmed by its backups (a move waits for this). */
+  /**
+   * Whether anything of `partition` is still unconfirmed by its backups (a move waits for this).
+   * Lingering items of the partition are sent at once: someone is waiting for them.
+   */
   pending(partition: number): boolean {
+    let pending = false;
     for (const ch of this.channels.values()) {
-      if (ch.queue.some((q) => q.p === partition) || ch.inFlight.some((q) => q.p === partition)) return true;
+      if (ch.queue.some((q) => q.p === partition)) {
+        pending = true;
+        if (ch.dueAt > Date.now()) {
+          ch.dueAt = 0;
+          this.scheduleFlush();
+        }
+      }
+      if (ch.inFlight.some((q) => q.p === partition)) pending = true;
     }
+    if (pending) return true;
     for (const w of this.allWaiters()) if (w.partition === partition) return true;
     return false;
   }
