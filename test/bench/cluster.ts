@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { createNode, type ClusterNode } from "berth";
 import { startNatsServer } from "../../framework/src/harness/index.js";
@@ -182,7 +182,7 @@ export const failover: Benchmark = {
 };
 
 /** A gateway in this process in front of 3 workers that are `berth node` processes (a real 3-node cluster). */
-async function processBed(workers: number): Promise<{ gateway: ClusterNode; close(): Promise<void> }> {
+async function processBed(workers: number): Promise<{ gateway: ClusterNode; workerPids: number[]; serverPid: number; serverHttpPort: number; close(): Promise<void> }> {
   const dir = resolve(".berth", `bench-procs-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const server = await startNatsServer({ dir });
@@ -204,6 +204,9 @@ async function processBed(workers: number): Promise<{ gateway: ClusterNode; clos
   );
   return {
     gateway,
+    workerPids: nodes.map((n) => n.pid),
+    serverPid: server.pid,
+    serverHttpPort: server.httpPort,
     async close() {
       await gateway.stop().catch(() => undefined);
       for (const n of nodes) n.signal("SIGKILL");
@@ -298,5 +301,85 @@ export const writes: Benchmark = {
       await p.close();
     }
     return out;
+  },
+};
+
+/** CPU time (user + system, ms) a process has used, from `/proc/<pid>/stat` (clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Messages published to the server so far (its `/varz`). */
+async function serverInMsgs(httpPort: number): Promise<number> {
+  const varz = (await (await fetch(`http://127.0.0.1:${httpPort}/varz`)).json()) as { in_msgs?: unknown };
+  if (typeof varz.in_msgs !== "number") throw new Error("nats-server /varz has no in_msgs");
+  return varz.in_msgs;
+}
+
+/**
+ * `write-cost`: where a write's CPU goes on the 3-node cluster of `berth node` processes, per
+ * policy — µs of CPU per write in the gateway (this process), the workers together and
+ * `nats-server`, and NATS messages published per write — in interleaved rounds, with the ratio
+ * of each policy's total to `write-none`'s in the same round. On a saturated machine,
+ * throughput ratios follow these cost ratios; this says which process pays.
+ */
+export const writeCost: Benchmark = {
+  name: "write-cost",
+  async run({ quick }) {
+    const count = quick ? 5_000 : 30_000;
+    const rounds = quick ? 2 : 3;
+    const p = await processBed(3);
+    const rows = new Map<string, Array<{ gw: number; workers: number; server: number; total: number; msgs: number; busy: number }>>();
+    try {
+      for (let round_ = 0; round_ < rounds; round_++) {
+        const order = WRITE_TYPES.map((_, i) => WRITE_TYPES[(i + round_) % WRITE_TYPES.length] as [string, LogActor]);
+        for (const [name, type] of order) {
+          const sessions = Array.from({ length: 1_000 }, (_, i) => `${name}-c${i}`);
+          await activate(p.gateway, type, sessions);
+          const m0 = await serverInMsgs(p.serverHttpPort);
+          const w0 = p.workerPids.map(processCpuMs);
+          const s0 = processCpuMs(p.serverPid);
+          const g0 = process.cpuUsage();
+          const t0 = performance.now();
+          let next = 0;
+          await Promise.all(
+            Array.from({ length: 64 }, async () => {
+              while (next < count) {
+                const i = next++;
+                await p.gateway.ref(type, sessions[i % sessions.length] as string).append(`c${round_}:${i}`);
+              }
+            }),
+          );
+          const wallMs = performance.now() - t0;
+          const g = process.cpuUsage(g0);
+          const gw = (g.user + g.system) / count;
+          const workers = (p.workerPids.map(processCpuMs).reduce((a, c) => a + c, 0) - w0.reduce((a, c) => a + c, 0)) * 1000 / count;
+          const server = ((processCpuMs(p.serverPid) - s0) * 1000) / count;
+          const msgs = ((await serverInMsgs(p.serverHttpPort)) - m0) / count;
+          const total = gw + workers + server;
+          rows.set(name, [...(rows.get(name) ?? []), { gw, workers, server, total, msgs, busy: (total * count) / 1000 / wallMs }]);
+        }
+      }
+    } finally {
+      await p.close();
+    }
+    const none = rows.get("write-none") ?? [];
+    return WRITE_TYPES.map(([name]) => {
+      const rs = rows.get(name) ?? [];
+      const med = (f: (r: (typeof rs)[number]) => number): number => median(rs.map(f));
+      return {
+        name: "write-cost",
+        policy: name,
+        rounds,
+        cpuUsPerWrite: round(med((r) => r.total), 1),
+        gatewayUs: round(med((r) => r.gw), 1),
+        workersUs: round(med((r) => r.workers), 1),
+        natsServerUs: round(med((r) => r.server), 1),
+        natsMessagesPerWrite: round(med((r) => r.msgs), 3),
+        coresBusy: round(med((r) => r.busy), 2),
+        costToNone: round(median(rs.map((r, i) => r.total / (none[i]?.total ?? Number.NaN))), 3),
+      };
+    });
   },
 };
