@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { createNode, type ClusterNode } from "berth";
 import { startNatsServer } from "../../framework/src/harness/index.js";
+import { processCpuMs } from "../../framework/src/harness/processes.js";
 import { Log, LogAsync, LogSyncBackup, LogSyncLog, Timer, type LogActor } from "../fixtures/log-app/app.js";
 import { startLoad } from "../helpers/history.js";
 import { readStatus } from "../../framework/src/cli/statusCommand.js";
@@ -304,10 +305,11 @@ export const writes: Benchmark = {
   },
 };
 
-/** CPU time (user + system, ms) a process has used, from `/proc/<pid>/stat` (clock ticks of 10 ms). */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+/** CPU time a process used so far (ms); a bench process that vanished is an error, not a zero. */
+function cpuMs(pid: number): number {
+  const ms = processCpuMs(pid);
+  if (ms === undefined) throw new Error(`process ${pid} is gone: cannot read its CPU time`);
+  return ms;
 }
 
 /** Messages published to the server so far (its `/varz`). */
@@ -338,8 +340,8 @@ export const writeCost: Benchmark = {
           const sessions = Array.from({ length: 1_000 }, (_, i) => `${name}-c${i}`);
           await activate(p.gateway, type, sessions);
           const m0 = await serverInMsgs(p.serverHttpPort);
-          const w0 = p.workerPids.map(processCpuMs);
-          const s0 = processCpuMs(p.serverPid);
+          const w0 = p.workerPids.map(cpuMs);
+          const s0 = cpuMs(p.serverPid);
           const g0 = process.cpuUsage();
           const t0 = performance.now();
           let next = 0;
@@ -354,8 +356,8 @@ export const writeCost: Benchmark = {
           const wallMs = performance.now() - t0;
           const g = process.cpuUsage(g0);
           const gw = (g.user + g.system) / count;
-          const workers = (p.workerPids.map(processCpuMs).reduce((a, c) => a + c, 0) - w0.reduce((a, c) => a + c, 0)) * 1000 / count;
-          const server = ((processCpuMs(p.serverPid) - s0) * 1000) / count;
+          const workers = (p.workerPids.map(cpuMs).reduce((a, c) => a + c, 0) - w0.reduce((a, c) => a + c, 0)) * 1000 / count;
+          const server = ((cpuMs(p.serverPid) - s0) * 1000) / count;
           const msgs = ((await serverInMsgs(p.serverHttpPort)) - m0) / count;
           const total = gw + workers + server;
           rows.set(name, [...(rows.get(name) ?? []), { gw, workers, server, total, msgs, busy: (total * count) / 1000 / wallMs }]);

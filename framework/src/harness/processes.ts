@@ -28,9 +28,24 @@ export function isPidAlive(pid: number): boolean {
  * Z zombie…), or undefined where there is no /proc entry to read.
  */
 export function processState(pid: number): string | undefined {
+  return statFields(pid)?.[0];
+}
+
+/**
+ * CPU time `pid` has used so far, user plus system (ms, in clock ticks of 10 ms), from
+ * /proc/<pid>/stat; undefined where there is no /proc entry to read.
+ */
+export function processCpuMs(pid: number): number | undefined {
+  const fields = statFields(pid);
+  if (fields === undefined) return undefined;
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses): state first. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return undefined;
   }
