@@ -4,7 +4,7 @@ import type { ClusterNode } from "../node/ClusterNode.js";
 import type { Logger } from "../node/logger.js";
 import type { NatsTransport } from "../transport/nats/NatsTransport.js";
 import { decodeChunk, decodeResponse, encodePull, encodeRequest, type RequestFrame, type ResponseFrame } from "./frames.js";
-import { H, hopByHop, sendJson } from "./protocol.js";
+import { H, hopByHop, outOfTouchMessage, sendJson } from "./protocol.js";
 import { ReplayableBody } from "./ReplayableBody.js";
 import type { SessionCookies } from "./sessionCookie.js";
 
@@ -36,8 +36,8 @@ type Attempt = (owner: string, epoch: number) => Promise<Outcome>;
 /** A request forwarded over NATS, waiting for its answer. */
 interface InFlight {
   readonly owner: string;
-  /** The owner left the view: give up on this answer. */
-  lost(): void;
+  /** The owner left the view, or this node lost touch with the cluster: give up on this answer. */
+  lost(why: "owner-left" | "out-of-touch"): void;
   lostTimer?: NodeJS.Timeout;
 }
 
@@ -70,6 +70,7 @@ export class Forwarder {
   private readonly targets = new Map<string, { host: string; port: number } | null>();
   private readonly inFlight = new Set<InFlight>();
   private readonly offView: () => void;
+  private readonly offLease: () => void;
 
   constructor(
     private readonly node: ClusterNode,
@@ -80,8 +81,12 @@ export class Forwarder {
   ) {
     this.offView = node.onViewChange((view) => {
       for (const f of this.inFlight) {
-        if (f.lostTimer === undefined && !view.members.some((m) => m.id === f.owner)) f.lostTimer = setTimeout(() => f.lost(), OWNER_LOST_GRACE_MS);
+        if (f.lostTimer === undefined && !view.members.some((m) => m.id === f.owner)) f.lostTimer = setTimeout(() => f.lost("owner-left"), OWNER_LOST_GRACE_MS);
       }
+    });
+    // Cut off from NATS, this node hears no answers (and a reconnect fails them anyway): answer now.
+    this.offLease = node.membership.onLease((valid) => {
+      if (!valid) for (const f of [...this.inFlight]) f.lost("out-of-touch");
     });
   }
 
@@ -104,6 +109,7 @@ export class Forwarder {
   /** Closes idle upstream connections. */
   close(): void {
     this.offView();
+    this.offLease();
     this.agent.destroy();
     for (const f of this.inFlight) clearTimeout(f.lostTimer);
   }
@@ -132,6 +138,14 @@ export class Forwarder {
     let backoff = 10;
     for (;;) {
       if (res.destroyed) return; // the client went away
+      if (!this.node.membership.leaseValid()) {
+        // Cut off from NATS: no owner can be reached from here until the lease is back, and the
+        // client is better served by another node. (A try made before was refused or is safe to
+        // repeat: a POST whose reply was lost is answered 502 where it was lost, never retried.)
+        this.counters.failed++;
+        sendJson(res, 503, { error: outOfTouchMessage(this.node) }, { "retry-after": "1" });
+        return;
+      }
       const { owner, epoch } = this.node.locate(sessionId);
       const target = owner === null ? null : this.targetOf(owner);
       if (target === undefined) {
@@ -175,12 +189,17 @@ export class Forwarder {
       };
       const inFlight: InFlight = {
         owner,
-        lost: () => {
+        lost: (why) => {
           if (settled) return;
-          if (IDEMPOTENT.has(frame.method)) return settle({ retry: true });
+          if (IDEMPOTENT.has(frame.method)) return settle({ retry: true }); // the retry loop answers 503 while out of touch
           this.counters.failed++;
-          this.log.warn({ target: owner, method: frame.method, path: frame.url }, "node left the cluster during a request; its outcome is unknown");
-          sendJson(res, 502, { error: "the node serving this session failed during the request; it may or may not have been applied — reload to check before trying again" });
+          if (why === "owner-left") {
+            this.log.warn({ target: owner, method: frame.method, path: frame.url }, "node left the cluster during a request; its outcome is unknown");
+            sendJson(res, 502, { error: "the node serving this session failed during the request; it may or may not have been applied — reload to check before trying again" });
+          } else {
+            this.log.warn({ target: owner, method: frame.method, path: frame.url }, "this node lost touch with the cluster during a forwarded request; its outcome is unknown");
+            sendJson(res, 502, { error: "this node lost touch with the cluster during the request; it may or may not have been applied — reload through another node to check before trying again" });
+          }
           settle(DONE);
         },
       };

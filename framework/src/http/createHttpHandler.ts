@@ -12,7 +12,7 @@ import { Forwarder } from "./Forwarder.js";
 import { FramedRequest } from "./FramedRequest.js";
 import type { RequestFrame } from "./frames.js";
 import { FrameServer, jsonParts } from "./FrameServer.js";
-import { H, misdirectedBody, sendJson, sendMisdirected } from "./protocol.js";
+import { H, outOfTouchMessage, misdirectedBody, sendJson, sendMisdirected } from "./protocol.js";
 import { responseParts, type ResponseParts } from "./responseParts.js";
 import { createRoutes, type Routes } from "./routesApp.js";
 import { sessionCookies, type SessionCookieOptions } from "./sessionCookie.js";
@@ -58,6 +58,8 @@ export interface HttpStats {
   readonly rejectedCookies: number;
   /** Requests forwarded over NATS to this node that did not decode (answered 400). */
   readonly malformed: number;
+  /** Requests refused with 503 at once because this node was out of touch with the cluster (its membership lease had lapsed). */
+  readonly outOfTouch: number;
 }
 
 /** A `node:http` request listener serving a node's HTTP traffic. */
@@ -110,7 +112,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
           },
           node.log,
         );
-  const counters = { local: 0, misdirected: 0, rejectedCookies: 0 };
+  const counters = { local: 0, misdirected: 0, rejectedCookies: 0, outOfTouch: 0 };
   const nodeHeader = [H.node, node.id];
 
   const runLocal = (req: IncomingMessage, res: ServerResponse, id: string, isNew: boolean, ownerCheck: RequestSession["ownerCheck"]): void => {
@@ -207,6 +209,12 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       isNew = true;
     }
     if (cluster === null) return runLocal(req, res, id, isNew, null);
+    if (!cluster.membership.leaseValid()) {
+      // Cut off from NATS (or not up): it can neither serve nor forward, and holding the request
+      // until a timeout only keeps the client from trying another node. Its health check says so too.
+      counters.outOfTouch++;
+      return sendJson(res, 503, { error: outOfTouchMessage(cluster) }, { "retry-after": "1" });
+    }
     if (forwarded) return serveForwarded(req, res, cluster, id, isNew);
     if (routes !== null && cluster.locate(id).owner === cluster.id) return runLocal(req, res, id, isNew, null);
     (forwarder as Forwarder).forward(req, res, id, isNew);
@@ -247,3 +255,4 @@ function hostOf(headers: readonly string[]): string {
   }
   return "localhost";
 }
+

@@ -16,6 +16,7 @@ export function httpFamilies(s: HttpStats): MetricFamily[] {
     { name: "berth_http_forward_retries_total", help: "Forward attempts repeated after a 421 or an unreachable owner.", type: "counter", samples: [{ value: s.retries }] },
     { name: "berth_http_forward_failures_total", help: "Forwarded requests answered with a gateway error (502/503/504).", type: "counter", samples: [{ value: s.failed }] },
     { name: "berth_http_misdirected_total", help: "Forwarded requests this node answered 421 (it does not own the session).", type: "counter", samples: [{ value: s.misdirected }] },
+    { name: "berth_http_out_of_touch_total", help: "Requests refused with 503 at once because this node's membership lease had lapsed (cut off from NATS).", type: "counter", samples: [{ value: s.outOfTouch }] },
     { name: "berth_http_rejected_cookies_total", help: "Requests whose session cookie did not verify (each started a new session).", type: "counter", samples: [{ value: s.rejectedCookies }] },
   ];
 }

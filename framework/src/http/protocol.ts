@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import type { ClusterNode } from "../node/ClusterNode.js";
 
 /**
  * The headers nodes exchange when one forwards a request to another. None of them is trusted
@@ -55,4 +56,10 @@ export function misdirectedBody(nodeId: string, epoch: number, owner: string | n
 /** Answers 421: this node does not own the session; nothing ran, the forwarder may retry. */
 export function sendMisdirected(res: ServerResponse, nodeId: string, epoch: number, owner: string | null): void {
   sendJson(res, 421, misdirectedBody(nodeId, epoch, owner), { [H.misdirected]: "1", [H.epoch]: String(epoch) });
+}
+
+/** Why a node whose membership lease is not valid refuses HTTP requests (with 503 and `retry-after`). */
+export function outOfTouchMessage(c: ClusterNode): string {
+  const why = c.membership.state === "up" ? "its membership lease lapsed: it cannot reach NATS" : `it is ${c.membership.state}`;
+  return `this node (${c.id}) is out of touch with the cluster (${why}); try another node`;
 }
