@@ -65,8 +65,14 @@ export class Activation {
   failure: Error | null = null;
   /** The state handlers see and change. */
   live: unknown;
-  /** The last committed state; never mutated, shares subtrees across turns. */
+  /**
+   * The last committed state; shares subtrees across turns. Never mutated once handed out
+   * (`toRecord`); until then, arrays in `owned` (made by this actor's own commits) are
+   * changed in place by the next commit instead of copied.
+   */
   committed: unknown;
+  /** Arrays of `committed` that only this activation holds (null: none, e.g. just after a hand-out). */
+  private owned: WeakSet<object> | null = null;
   /** Whether `load` ran: from then on `toRecord` is the committed record, even while activating. */
   loaded = false;
   timers: readonly TimerRecord[] = EMPTY_TIMERS;
@@ -130,6 +136,7 @@ export class Activation {
   load(record: ActorRecord): void {
     this.loaded = true;
     this.committed = record.state;
+    this.owned = null; // the record's holder has these arrays
     this.live = copyValue(record.state, "state");
     this.timers = record.timers;
     this.timerSeq = record.timerSeq;
@@ -142,6 +149,8 @@ export class Activation {
   /** The durable record of the committed state. */
   toRecord(): ActorRecord {
     this.pruneCalls(this.host.clock.now());
+    // The record shares the committed tree: from now on, commits copy what they change.
+    this.owned = null;
     const record = { state: this.committed, timers: this.timers, timerSeq: this.timerSeq, lastUsed: this.lastUsed, seq: this.seq, ...(this.callsForgotten !== undefined ? { callsForgotten: this.callsForgotten } : {}) };
     return this.calls === null ? record : { ...record, calls: [...this.calls.values()] };
   }
@@ -331,7 +340,7 @@ export class Activation {
     try {
       result = copyValue(value, `${this.type.name}.${entry.name}() result`);
       delta = this.type.backup.replicates ? [] : null;
-      this.committed = commitValue(this.live, this.committed, "state", delta);
+      this.committed = commitValue(this.live, this.committed, "state", delta, (this.owned ??= new WeakSet()));
     } catch (error) {
       throw this.abortWrite(ctx, entry, error, callId);
     }

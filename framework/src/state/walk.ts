@@ -21,6 +21,14 @@ const ABSENT: unique symbol = Symbol("absent");
 
 class Walk {
   readonly stack: PathSegment[] = [];
+  /** Arrays of the committed tree that this commit may change in place (see `commitValue`). */
+  owned: WeakSet<object> | null = null;
+  /**
+   * Changes to owned arrays, made once the whole walk succeeded: a walk that fails half-way
+   * (a value that cannot be committed) must leave the committed tree as it was.
+   * Flat triples: the array, the index (-1: append the values), the value or values.
+   */
+  readonly writes: unknown[] = [];
   constructor(
     public what: string,
     public ops: Delta | null,
@@ -196,8 +204,11 @@ class Walk {
     const n = live.length;
     const m = prev.length;
     if (n < m) return this.replace(live);
+    // An array this actor's earlier commits made, that nobody else holds: changed in place
+    // (after the walk), instead of copied — an append to a long list costs the append.
+    if (this.owned?.has(prev) === true) return this.commitOwnedArray(live, prev, n, m);
     let out: unknown[] | null = null;
-    for (let i = 0; i < m; i++) {
+    for (let i = unchangedPrefix(live, prev, m); i < m; i++) {
       const lv: unknown = live[i];
       const pv: unknown = prev[i];
       // An unchanged primitive (most elements): nothing to record, no path step to keep.
@@ -208,11 +219,33 @@ class Walk {
       this.stack.push(i);
       const v = this.commit(lv, pv);
       this.stack.pop();
-      if (v !== pv && out === null) out = prev.slice(0, m);
+      if (!same(v, pv) && out === null) out = prev.slice(0, m);
       if (out !== null) out[i] = v;
     }
-    if (n === m) return out ?? prev;
+    if (n === m) return this.own(out) ?? prev;
     out ??= prev.slice(0, m);
+    const appended = this.appended(live, m, n);
+    for (const v of appended) out.push(v);
+    return this.own(out);
+  }
+
+  /** `commitArray` for an owned `prev`: the same validation and delta, its writes deferred. */
+  private commitOwnedArray(live: unknown[], prev: unknown[], n: number, m: number): unknown {
+    for (let i = unchangedPrefix(live, prev, m); i < m; i++) {
+      const lv: unknown = live[i];
+      const pv: unknown = prev[i];
+      if (unchangedPrimitive(lv, pv)) continue;
+      this.stack.push(i);
+      const v = this.commit(lv, pv);
+      this.stack.pop();
+      if (!same(v, pv)) this.writes.push(prev, i, v);
+    }
+    if (n > m) this.writes.push(prev, -1, this.appended(live, m, n));
+    return prev;
+  }
+
+  /** The committed copies of `live[m..n)`, recorded as one push. */
+  private appended(live: unknown[], m: number, n: number): unknown[] {
     const appended = new Array<unknown>(n - m);
     for (let i = m; i < n; i++) {
       const lv: unknown = live[i];
@@ -222,11 +255,28 @@ class Walk {
         v = this.copy(lv);
         this.stack.pop();
       }
-      out.push(v);
       appended[i - m] = v;
     }
     this.ops?.push({ op: "push", path: this.stack.slice(), values: appended });
+    return appended;
+  }
+
+  /** Marks an array this commit created as changeable in place by the next (when the caller tracks ownership). */
+  private own<T extends unknown[] | null>(out: T): T {
+    if (out !== null) this.owned?.add(out);
     return out;
+  }
+
+  /** Makes the deferred changes to owned arrays (the walk succeeded). */
+  applyWrites(): void {
+    const w = this.writes;
+    for (let x = 0; x < w.length; x += 3) {
+      const arr = w[x] as unknown[];
+      const index = w[x + 1] as number;
+      if (index >= 0) arr[index] = w[x + 2];
+      else for (const v of w[x + 2] as unknown[]) arr.push(v);
+    }
+    w.length = 0;
   }
 
   private commitFields(live: object, prev: object, proto: unknown): unknown {
@@ -249,7 +299,7 @@ class Walk {
         this.stack.pop();
       }
       if (present) shared++;
-      if (out === null && v !== before) out = cloneFieldsUntil(old, src, key, proto);
+      if (out === null && !same(v, before)) out = cloneFieldsUntil(old, src, key, proto);
       if (out !== null) out[key] = v;
     }
     // Keys present before but gone now.
@@ -281,7 +331,7 @@ class Walk {
       if (prev.has(k)) {
         const before = prev.get(k);
         c = this.commit(v, before);
-        if (c !== before) changed = true;
+        if (!same(c, before)) changed = true;
       } else {
         c = this.copy(v);
         this.emitSet(c);
@@ -307,6 +357,26 @@ class Walk {
 function isPrimitive(v: unknown): boolean {
   const t = typeof v;
   return t === "object" ? v === null : t !== "function" && t !== "symbol";
+}
+
+/**
+ * Whether a committed value is the one it was: identical, and not 0 become -0 or back (which
+ * `===` cannot tell apart: a change from 0 to -0 was recorded in the delta and lost in the state).
+ */
+function same(a: unknown, b: unknown): boolean {
+  return a === b && (a !== 0 || Object.is(a, b));
+}
+
+/**
+ * How many leading elements of `live` are the same primitive as in `prev`, in a loop the JIT
+ * keeps tight (~1 ns an element against ~10 for the general one). Identical elements are
+ * primitives: a live and a committed tree share no objects. 0 and -0 are identical to `===`
+ * but not the same value, so the scan stops at a zero and leaves it to the general loop.
+ */
+function unchangedPrefix(live: unknown[], prev: unknown[], m: number): number {
+  let i = 0;
+  while (i < m && live[i] === prev[i] && live[i] !== 0) i++;
+  return i;
 }
 
 /** Whether `live` is a primitive equal to `prev` (`Object.is` for numbers: NaN, -0): nothing to commit. */
@@ -382,21 +452,31 @@ export function copyArgs(args: unknown[], what: string): unknown[] {
  * Validates `live` and returns its committed copy, sharing unchanged subtrees of `prev`
  * (`prev` itself when nothing changed). With a `delta` array, also appends the operations
  * that turn `prev` into `live`.
+ *
+ * With `owned`, the caller vouches that nobody but itself holds the arrays in that set (the
+ * committed tree was not handed out since they were made): those are changed in place — only
+ * once the whole walk succeeded — and the arrays this commit creates are added to it. Without
+ * it, `prev` is never changed.
  */
-export function commitValue(live: unknown, prev: unknown, what: string, delta: Delta | null): unknown {
+export function commitValue(live: unknown, prev: unknown, what: string, delta: Delta | null, owned: WeakSet<object> | null = null): unknown {
   // Commits run once per writing turn: reuse one walker unless a getter re-entered us.
   const walk = spare ?? new Walk(what, null);
   spare = null;
   walk.what = what;
   walk.ops = delta;
+  walk.owned = owned;
   try {
     const committed = walk.commit(live, prev);
+    if (walk.writes.length > 0) walk.applyWrites();
     walk.ops = null;
+    walk.owned = null;
     spare = walk; // the stack is empty again after a walk that returned
     return committed;
   } catch (error) {
     walk.stack.length = 0;
+    walk.writes.length = 0;
     walk.ops = null;
+    walk.owned = null;
     spare = walk;
     throw error;
   }
@@ -404,7 +484,7 @@ export function commitValue(live: unknown, prev: unknown, what: string, delta: D
 
 /** Whether `live` differs from the committed `prev` (validating it on the way). */
 export function hasChanged(live: unknown, prev: unknown, what: string): boolean {
-  return commitValue(live, prev, what, null) !== prev;
+  return !Object.is(commitValue(live, prev, what, null), prev);
 }
 
 /**
