@@ -1,7 +1,8 @@
-import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { DeadlineExceededError, NodeUnreachableError, ReplyLostError } from "../../errors.js";
 import type { RequestHandler, Transport } from "../types.js";
 import { BATCH_HEADER, decodeBatch, encodeBatch, isBatch, itemSize, MAX_BATCH_ITEMS, type BatchItem } from "./batchFrame.js";
+import { ReplyInbox } from "./ReplyInbox.js";
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
@@ -30,7 +31,7 @@ export function clusterSubjects(cluster: string, service = "rpc") {
 
 /**
  * The NATS transport. Requests are multiplexed over one reply subscription per connection
- * (a wildcard inbox, a map of pending calls and one deadline sweeper) instead of
+ * (a `ReplyInbox`: a wildcard inbox, a map of pending calls and one deadline sweeper) instead of
  * `nc.request()` per call — 2–3× the throughput. A request to a node with no subscriber gets
  * the server's no-responders status at once (`NodeUnreachableError`), not a timeout.
  *
@@ -49,12 +50,12 @@ export class NatsTransport implements Transport {
   private readonly subjects: ReturnType<typeof clusterSubjects>;
   /** Where this service's transports say that their connection came back (the payload is the node id). */
   private readonly relinkedTopic: string;
-  private readonly inbox: string;
-  private readonly pending = new Map<string, Pending>();
+  /** Requests waiting for their replies. */
+  private readonly pending: ReplyInbox<Pending>;
   private readonly subs = new Set<Subscription>();
-  private seq = 0;
+  /** Batch ids, after the ids of single requests (the inbox's base-36 ids); an upper-case prefix can never collide. */
+  private batchSeq = 0;
   private served: Subscription | null = null;
-  private readonly sweeper: NodeJS.Timeout;
   /** Time of the last sweep: deadlines need no clock read per request (they are swept at 50 ms anyway). */
   private coarseNow = Date.now();
   private closed = false;
@@ -85,13 +86,17 @@ export class NatsTransport implements Transport {
     if (options.service !== undefined && !/^[a-z]{1,16}$/.test(options.service)) throw new TypeError(`transport service must be 1-16 lower-case letters; got ${JSON.stringify(options.service)}`);
     this.subjects = clusterSubjects(cluster, options.service);
     this.relinkedTopic = `_relinked.${options.service ?? "rpc"}`;
-    this.inbox = createInbox();
-    const replies = nc.subscribe(`${this.inbox}.*`, { callback: (_err, msg) => this.onReply(msg) });
-    this.subs.add(replies);
+    this.pending = new ReplyInbox<Pending>(nc, {
+      onReply: (id, msg) => this.onReply(id, msg),
+      expired: (p) => p.reject(new DeadlineExceededError(p.timeoutMs, `no reply from ${p.target}`)),
+      onSweep: (now) => {
+        this.coarseNow = now;
+        // Batches whose requests all settled (their reply was lost or is late) are forgotten.
+        for (const [batchId, ids] of this.batches) if (!ids.some((id) => this.pending.has(id))) this.batches.delete(batchId);
+      },
+    });
     this.subscribe(this.relinkedTopic, (payload) => this.onRelinked(payload));
     void this.watchConnection();
-    this.sweeper = setInterval(() => this.sweep(), 50);
-    this.sweeper.unref();
   }
 
   /** Largest message the server accepts (its `max_payload`). */
@@ -101,8 +106,8 @@ export class NatsTransport implements Transport {
 
   send(target: string, payload: Uint8Array, timeoutMs: number, onReply: (reply: Uint8Array) => void, onError: (error: Error) => void): void {
     if (this.closed) return onError(new NodeUnreachableError(target));
-    const id = (this.seq++).toString(36);
-    this.pending.set(id, { target, deadline: this.coarseNow + timeoutMs, timeoutMs, resolve: onReply, reject: onError });
+    const id = this.pending.nextId();
+    this.pending.add(id, { target, deadline: this.coarseNow + timeoutMs, timeoutMs, resolve: onReply, reject: onError });
     const queue = this.outbox.get(target);
     if (queue === undefined) this.outbox.set(target, [{ id, payload }]);
     else queue.push({ id, payload });
@@ -125,12 +130,11 @@ export class NatsTransport implements Transport {
         try {
           if (chunk.length === 1) {
             const item = chunk[0] as BatchItem;
-            this.nc.publish(subject, item.payload, { reply: `${this.inbox}.${item.id}` });
+            this.nc.publish(subject, item.payload, { reply: this.pending.subject(item.id) });
           } else {
-            // Single requests use bare base-36 ids (0-9a-z); an upper-case prefix can never collide.
-            const batchId = `B${(this.seq++).toString(36)}`;
+            const batchId = `B${(this.batchSeq++).toString(36)}`;
             this.batches.set(batchId, chunk.map((i) => i.id));
-            this.nc.publish(subject, encodeBatch(chunk), { reply: `${this.inbox}.${batchId}` });
+            this.nc.publish(subject, encodeBatch(chunk), { reply: this.pending.subject(batchId) });
           }
         } catch (error) {
           for (const item of chunk) this.fail(item.id, error instanceof Error ? error : new Error(String(error)));
@@ -178,22 +182,17 @@ export class NatsTransport implements Transport {
   }
 
   private fail(id: string, error: Error): void {
-    const p = this.pending.get(id);
-    if (p === undefined) return;
-    this.pending.delete(id);
-    p.reject(error);
+    this.pending.take(id)?.reject(error);
   }
 
   request(target: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     return new Promise((resolve, reject) => this.send(target, payload, timeoutMs, resolve, reject));
   }
 
-  private onReply(msg: Msg): void {
-    const id = msg.subject.slice(this.inbox.length + 1);
+  private onReply(id: string, msg: Msg): void {
     if (id.charCodeAt(0) === 66 /* B */) return this.onBatchReply(id, msg);
-    const p = this.pending.get(id);
+    const p = this.pending.take(id);
     if (p === undefined) return; // late reply after the deadline
-    this.pending.delete(id);
     if (msg.headers?.hasError && msg.headers.code === 503) p.reject(new NodeUnreachableError(p.target));
     else p.resolve(msg.data);
   }
@@ -212,12 +211,7 @@ export class NatsTransport implements Transport {
       this.malformedBatches++;
       return; // the calls time out and retry
     }
-    for (const item of items) {
-      const p = this.pending.get(item.id);
-      if (p === undefined) continue;
-      this.pending.delete(item.id);
-      p.resolve(item.payload);
-    }
+    for (const item of items) this.pending.take(item.id)?.resolve(item.payload);
   }
 
   /** Fails the requests in flight when this connection comes back, and tells the other nodes. */
@@ -253,23 +247,7 @@ export class NatsTransport implements Transport {
   }
 
   private failPending(which: (p: Pending) => boolean, why: string): void {
-    for (const [id, p] of this.pending) {
-      if (!which(p)) continue;
-      this.pending.delete(id);
-      p.reject(new ReplyLostError(p.timeoutMs, p.target, why));
-    }
-  }
-
-  private sweep(): void {
-    const now = (this.coarseNow = Date.now());
-    // Batches whose requests all settled (their reply was lost or is late) are forgotten.
-    for (const [batchId, ids] of this.batches) if (!ids.some((id) => this.pending.has(id))) this.batches.delete(batchId);
-    if (this.pending.size === 0) return;
-    for (const [id, p] of this.pending) {
-      if (p.deadline > now) continue;
-      this.pending.delete(id);
-      p.reject(new DeadlineExceededError(p.timeoutMs, `no reply from ${p.target}`));
-    }
+    for (const p of this.pending.takeAll(which)) p.reject(new ReplyLostError(p.timeoutMs, p.target, why));
   }
 
   serve(handler: RequestHandler): void {
@@ -346,10 +324,8 @@ export class NatsTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.sweeper);
     for (const s of this.subs) s.unsubscribe();
     this.subs.clear();
-    for (const [, p] of this.pending) p.reject(new NodeUnreachableError(p.target));
-    this.pending.clear();
+    for (const p of this.pending.close()) p.reject(new NodeUnreachableError(p.target));
   }
 }
