@@ -1,10 +1,10 @@
 import test from "ava";
-import pino from "pino";
 import { sync } from "berth";
 import type { Activation, CommittedTurn } from "../../framework/src/actor/Activation.js";
 import { ReplicationError } from "../../framework/src/errors.js";
 import type { EventLog, LogEntry } from "../../framework/src/replication/log/index.js";
 import { Replicator } from "../../framework/src/replication/Replicator.js";
+import { replicatorDeps } from "../helpers/replicator.js";
 
 /**
  * Under `sync({ log: true })` a turn is confirmed only when the log holds it *and every entry it
@@ -42,18 +42,7 @@ function fakeLog(messagesPerDelta = 1) {
 function setup(messagesPerDelta = 1) {
   const f = fakeLog(messagesPerDelta);
   let epoch = 3;
-  const replicator = new Replicator({
-    selfId: "n1",
-    log: pino({ level: "silent" }),
-    sendItems: () => Promise.resolve({ needFull: [] }),
-    maxPayload: () => 1 << 20,
-    table: () => null,
-    epoch: () => epoch,
-    ownershipEpoch: () => epoch,
-    leaseValid: () => true,
-    recordOf: () => undefined,
-    eventLog: () => f.log,
-  });
+  const replicator = new Replicator(replicatorDeps({ table: () => null, epoch: () => epoch, ownershipEpoch: () => epoch, eventLog: () => f.log }));
   const type = { name: "order", backup: sync({ log: true }) };
   const act = { type, id: "o1", partition: 7, timers: [], timerSeq: 0, lastUsed: 1, toRecord: () => ({ state: { n: 0 }, timers: [], timerSeq: 0, lastUsed: 1 }) } as unknown as Activation;
   const turn = (seq: number): Promise<void> => {

@@ -1,10 +1,9 @@
 import test from "ava";
-import pino from "pino";
 import { async, sync, ConfigError, type BackupPolicy } from "berth";
 import type { Activation, CommittedTurn } from "../../framework/src/actor/Activation.js";
-import type { PartitionTable } from "../../framework/src/placement/index.js";
 import { decodeItems } from "../../framework/src/replication/itemWire.js";
 import { Replicator } from "../../framework/src/replication/Replicator.js";
+import { replicatorDeps } from "../helpers/replicator.js";
 
 /**
  * Background deltas linger (up to the policy's `lingerMs`) so that later ones share their
@@ -14,22 +13,13 @@ import { Replicator } from "../../framework/src/replication/Replicator.js";
 
 function setup() {
   const messages: Array<{ at: number; items: number }> = [];
-  const replicator = new Replicator({
-    selfId: "n1",
-    log: pino({ level: "silent" }),
+  const replicator = new Replicator(replicatorDeps({
     sendItems: (_target, _head, items) => {
       messages.push({ at: Date.now(), items: decodeItems(items.join("")).length });
       return Promise.resolve({ needFull: [] });
     },
-    maxPayload: () => 1 << 20,
-    table: () => ({ members: ["n1", "b1"], backupsOf: () => ["b1"] }) as unknown as PartitionTable,
-    epoch: () => 1,
-    ownershipEpoch: () => 1,
-    leaseValid: () => true,
-    recordOf: () => undefined,
-    eventLog: () => null,
     syncTimeoutMs: 60_000,
-  });
+  }));
   const seqs = new Map<string, number>();
   const turn = (backup: BackupPolicy, id: string): Promise<void> | undefined => {
     const seq = (seqs.get(id) ?? 0) + 1;

@@ -1,12 +1,11 @@
 import test from "ava";
-import pino from "pino";
 import { sync } from "berth";
 import type { Activation, CommittedTurn } from "../../framework/src/actor/Activation.js";
 import type { ActorRecord } from "../../framework/src/actor/record.js";
 import { MalformedMessageError, ReplicationError } from "../../framework/src/errors.js";
-import type { PartitionTable } from "../../framework/src/placement/index.js";
 import { decodeItems } from "../../framework/src/replication/itemWire.js";
 import { Replicator } from "../../framework/src/replication/Replicator.js";
+import { replicatorDeps } from "../helpers/replicator.js";
 
 /**
  * A backup that cannot read an item (a bug in an encoder, never the network) refuses the whole
@@ -20,9 +19,7 @@ const POISON = "cannot-be-read";
 
 function setup(recordState: (id: string) => unknown) {
   const messages: string[][] = [];
-  const replicator = new Replicator({
-    selfId: "n1",
-    log: pino({ level: "silent" }),
+  const replicator = new Replicator(replicatorDeps({
     // The fake backup reads every item, and refuses a message with one it cannot take.
     sendItems: (_target, _head, items) => {
       messages.push([...items]);
@@ -30,15 +27,9 @@ function setup(recordState: (id: string) => unknown) {
       if (items.some((i) => i.includes(POISON))) return Promise.reject(new MalformedMessageError("replication item: value is not what this node can read"));
       return Promise.resolve({ needFull: [] });
     },
-    maxPayload: () => 1 << 20,
-    table: () => ({ members: ["n1", "b1"], backupsOf: () => ["b1"] }) as unknown as PartitionTable,
-    epoch: () => 1,
-    ownershipEpoch: () => 1,
-    leaseValid: () => true,
     recordOf: (_type, id): ActorRecord => ({ state: recordState(id), timers: [], timerSeq: 0, lastUsed: 1, seq: 1 }),
-    eventLog: () => null,
     syncTimeoutMs: 60_000,
-  });
+  }));
   const type = { name: "cart", backup: sync({ backups: 1 }) };
   const turn = (id: string, value: string): Promise<void> => {
     const act = { type, id, partition: 3, timers: [], timerSeq: 0, lastUsed: 1 } as unknown as Activation;
