@@ -1,9 +1,6 @@
-import { ConfigError } from "../errors.js";
 import { boundedAssign, capsFor } from "./boundedAssign.js";
 import { IndexedPartitionTable } from "./IndexedPartitionTable.js";
-import { rendezvousKeys } from "./rendezvousKeys.js";
-import { resolveOptions } from "./resolveOptions.js";
-import { sortedMembers } from "./sortedMembers.js";
+import { placementInputs } from "./placementInputs.js";
 import type { PartitionTable, PlacementOptions, PlacementView } from "./types.js";
 
 /**
@@ -50,17 +47,10 @@ import type { PartitionTable, PlacementOptions, PlacementView } from "./types.js
  * ```
  */
 export function computeTable(view: PlacementView, options?: Partial<PlacementOptions>): PartitionTable {
-  const { partitions, backups, loadFactor } = resolveOptions(options);
-  if (!Number.isSafeInteger(view.epoch) || view.epoch < 0) {
-    throw new ConfigError(`placement: epoch must be a non-negative integer; got ${String(view.epoch)}`);
-  }
-  const members = sortedMembers(view.members);
-  const n = members.length;
-  const ids = members.map((m) => m.id);
-  if (n === 0) return new IndexedPartitionTable(view.epoch, partitions, ids, new Uint16Array(0), new Uint16Array(0), 0);
-
-  const weights = Float64Array.from(members, (m) => m.capacity ?? 1);
-  const keys = rendezvousKeys(ids, weights, partitions);
+  const inputs = placementInputs(view, options);
+  if (!("keys" in inputs)) return inputs; // no members: the empty table
+  const { partitions, backups, loadFactor, ids, weights, keys } = inputs;
+  const n = ids.length;
   const [top1, top2] = topTwo(keys, n, partitions);
   const owner = boundedAssign({ keys, members: n, partitions, caps: capsFor(weights, loadFactor, partitions, -1), excluded: -1, first: top1 });
 

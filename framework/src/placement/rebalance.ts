@@ -1,4 +1,3 @@
-import { ConfigError } from "../errors.js";
 import { assignBackups } from "./assignBackups.js";
 import { boundedAssign, capsFor } from "./boundedAssign.js";
 import { carryOver, type CarriedTable } from "./carryOver.js";
@@ -7,11 +6,9 @@ import { IndexedPartitionTable } from "./IndexedPartitionTable.js";
 import { ownershipOf, type Ownership } from "./ownership.js";
 import { hash64 } from "./partition.js";
 import { placeOrphans } from "./placeOrphans.js";
-import { rendezvousKeys } from "./rendezvousKeys.js";
-import { resolveOptions } from "./resolveOptions.js";
+import { placementInputs } from "./placementInputs.js";
 import { sharesOf } from "./sharesOf.js";
 import { shedOverloaded } from "./shedOverloaded.js";
-import { sortedMembers } from "./sortedMembers.js";
 import type { PartitionTable, PlacementOptions, PlacementView } from "./types.js";
 
 /**
@@ -61,17 +58,10 @@ import type { PartitionTable, PlacementOptions, PlacementView } from "./types.js
  * ```
  */
 export function rebalance(previous: PartitionTable | null, view: PlacementView, options?: Partial<PlacementOptions>): PartitionTable {
-  const { partitions, backups, loadFactor } = resolveOptions(options);
-  if (!Number.isSafeInteger(view.epoch) || view.epoch < 0) {
-    throw new ConfigError(`placement: epoch must be a non-negative integer; got ${String(view.epoch)}`);
-  }
-  const members = sortedMembers(view.members);
-  const n = members.length;
-  const ids = members.map((m) => m.id);
-  if (n === 0) return new IndexedPartitionTable(view.epoch, partitions, ids, new Uint16Array(0), new Uint16Array(0), 0);
-
-  const weights = Float64Array.from(members, (m) => m.capacity ?? 1);
-  const keys = rendezvousKeys(ids, weights, partitions);
+  const inputs = placementInputs(view, options);
+  if (!("keys" in inputs)) return inputs; // no members: the empty table
+  const { partitions, backups, loadFactor, ids, weights, keys } = inputs;
+  const n = ids.length;
   const shares = sharesOf(weights, partitions, loadFactor);
   let carried: CarriedTable | null = null;
   if (previous !== null && previous.partitions === partitions && previous.members.length > 0) {
