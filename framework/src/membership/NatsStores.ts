@@ -29,6 +29,15 @@ export function clusterReplicas(nc: NatsConnection): number {
   return nc.info?.cluster ? 3 : 1;
 }
 
+/** Opens an existing bucket without creating it; null if it is absent (or the server refuses). */
+async function bindBucket(nc: NatsConnection, bucket: string): Promise<KV | null> {
+  try {
+    return await new Kvm(nc).open(bucket, { bindOnly: true });
+  } catch {
+    return null;
+  }
+}
+
 async function createBucket(kvm: Kvm, name: string, replicas: number, log: Logger, opts: { history: number; ttl?: number }): Promise<KV> {
   try {
     return await kvm.create(name, { replicas, history: opts.history, ...(opts.ttl ? { ttl: opts.ttl } : {}) });
@@ -65,12 +74,9 @@ export class NatsViewStore implements ViewStore {
 
   /** Opens the bucket without creating it (for tools such as `berth status`); null if absent. */
   static async bind(nc: NatsConnection, cluster: string, log: Logger): Promise<NatsViewStore | null> {
-    try {
-      const bucket = `berth_${cluster}_view`;
-      return new NatsViewStore(nc, bucket, await new Kvm(nc).open(bucket, { bindOnly: true }), log);
-    } catch {
-      return null;
-    }
+    const bucket = `berth_${cluster}_view`;
+    const kv = await bindBucket(nc, bucket);
+    return kv === null ? null : new NatsViewStore(nc, bucket, kv, log);
   }
 
   async read(): Promise<StoredView | null> {
@@ -165,12 +171,9 @@ export class NatsDirectory implements NodeDirectory {
 
   /** Opens the bucket without creating it; null if absent. */
   static async bind(nc: NatsConnection, cluster: string, log: Logger): Promise<NatsDirectory | null> {
-    try {
-      const bucket = `berth_${cluster}_nodes`;
-      return new NatsDirectory(nc, bucket, await new Kvm(nc).open(bucket, { bindOnly: true }), log);
-    } catch {
-      return null;
-    }
+    const bucket = `berth_${cluster}_nodes`;
+    const kv = await bindBucket(nc, bucket);
+    return kv === null ? null : new NatsDirectory(nc, bucket, kv, log);
   }
 
   async put(record: NodeRecord): Promise<void> {
