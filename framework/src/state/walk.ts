@@ -369,13 +369,16 @@ function same(a: unknown, b: unknown): boolean {
 
 /**
  * How many leading elements of `live` are the same primitive as in `prev`, in a loop the JIT
- * keeps tight (~1 ns an element against ~10 for the general one). Identical elements are
- * primitives: a live and a committed tree share no objects. 0 and -0 are identical to `===`
- * but not the same value, so the scan stops at a zero and leaves it to the general loop.
+ * keeps tight. It stops at the first object (a live and a committed tree share none, but an
+ * object is the general loop's to walk either way) and at a zero (0 and -0 are identical to
+ * `===` but not the same value), leaving them to the general loop.
  */
 function unchangedPrefix(live: unknown[], prev: unknown[], m: number): number {
   let i = 0;
-  while (i < m && live[i] === prev[i] && live[i] !== 0) i++;
+  for (; i < m; i++) {
+    const v = live[i];
+    if (v !== prev[i] || v === 0 || (typeof v === "object" && v !== null)) break;
+  }
   return i;
 }
 
