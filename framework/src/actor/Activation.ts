@@ -8,6 +8,7 @@ import type { ActorType, HandlerEntry } from "./defineActor.js";
 import { ReadContext, WriteContext } from "./context.js";
 import type { ActorRecord, CallOutcome, TimerRecord } from "./record.js";
 import { fromWireError, toWireError, type WireError } from "../transport/wireErrors.js";
+import { detached } from "../transport/wire.js";
 import type { TimerInfo } from "./types.js";
 import type { ActorHost } from "./ActorHost.js";
 
@@ -273,8 +274,9 @@ export class Activation {
     const now = this.host.clock.now();
     // No `value` key for `undefined` (a void handler): the record stays plain JSON, so
     // replicating it needs no superjson (see transport/control.ts).
-    const outcome: CallOutcome = value === undefined ? { id: callId, at: now, ok } : { id: callId, at: now, ok, value };
-    (this.calls ??= new Map()).set(callId, outcome);
+    const id = detached(callId); // kept for the actor's last 64 calls: not a view into the request's text
+    const outcome: CallOutcome = value === undefined ? { id, at: now, ok } : { id, at: now, ok, value };
+    (this.calls ??= new Map()).set(id, outcome);
     this.pruneCalls(now);
     return outcome;
   }

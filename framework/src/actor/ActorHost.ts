@@ -12,6 +12,7 @@ import { PassiveStore, type PassiveEntry } from "./PassiveStore.js";
 import { TimerQueue, type TimerEntry } from "./TimerQueue.js";
 import type { ActorRef, AnyActorDefinition } from "./types.js";
 import { ActorIdentity } from "./identity.js";
+import { detached } from "../transport/wire.js";
 
 /** Creates references on behalf of an actor (so self-calls can be caught). */
 export interface CallerRefs {
@@ -345,7 +346,8 @@ export class ActorHost {
 
   // ---- activation ----
 
-  private activate(slot: TypeSlot, id: string): Activation {
+  private activate(slot: TypeSlot, requestedId: string): Activation {
+    const id = detached(requestedId); // kept while active: not a view into the first request's text
     const act = new Activation(this, slot.type, id, this.partitionOf(id));
     slot.active.set(id, act);
     let inPartition = this.activeIn.get(act.partition);

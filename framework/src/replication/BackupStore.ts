@@ -4,6 +4,7 @@ import { applyDelta } from "../state/delta.js";
 import { copyValue } from "../state/walk.js";
 import { actorKey, type ReplItem, type ReplReply } from "./items.js";
 import { decodeItem } from "./itemWire.js";
+import { detached } from "../transport/wire.js";
 
 interface Copy {
   readonly type: string;
@@ -95,7 +96,8 @@ export class BackupStore {
           part.delete(key);
           break;
         case "f":
-          if (copy === undefined || item.s >= copy.seq) part.set(key, fromRecord(item.t, item.i, item.r, epoch));
+          // Kept: the type and id are not to be views into the whole batch's text.
+          if (copy === undefined || item.s >= copy.seq) part.set(key, fromRecord(copy?.type ?? detached(item.t), copy?.id ?? detached(item.i), item.r, epoch));
           break;
         case "d": {
           if (copy !== undefined && item.s <= copy.seq) break; // already held (a resend, or a full record overtook it)

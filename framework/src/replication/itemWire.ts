@@ -1,7 +1,7 @@
 import { MalformedMessageError } from "../errors.js";
 import { checkRecord, type CallOutcome, type TimerRecord } from "../actor/record.js";
 import type { DeltaOp, PathSegment } from "../state/delta.js";
-import { field, FrameReader, LIMITS, numField, packPayload } from "../transport/wire.js";
+import { detached, field, FrameReader, LIMITS, numField, packPayload } from "../transport/wire.js";
 import { MAX_PIECES, type ReplItem } from "./items.js";
 
 /**
@@ -188,7 +188,7 @@ function readCall(r: FrameReader): CallOutcome | undefined {
   const flag = r.char("call flag");
   if (flag === "-") return undefined;
   if (flag !== "c") throw new MalformedMessageError("replication item: call flag must be - or c");
-  const id = r.str(LIMITS.callId, "call id");
+  const id = detached(r.str(LIMITS.callId, "call id")); // a backup keeps it: not a view into the whole batch
   const at = r.finite("call time");
   const ok = r.char("call ok");
   if (ok !== "0" && ok !== "1") throw new MalformedMessageError("replication item: call ok must be 0 or 1");
