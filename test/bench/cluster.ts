@@ -7,7 +7,7 @@ import { Log, LogAsync, LogSyncBackup, LogSyncLog, Timer, type LogActor } from "
 import { startLoad } from "../helpers/history.js";
 import { readStatus } from "../../framework/src/cli/statusCommand.js";
 import { spawnNode, waitFor } from "../helpers/nodeProcess.js";
-import { median, quantile, round } from "./measure.js";
+import { median, quantile, round, throughput } from "./measure.js";
 import type { Benchmark, BenchResult } from "./types.js";
 
 /**
@@ -226,36 +226,39 @@ const WRITE_TYPES: Array<[string, LogActor]> = [
 ];
 
 /**
- * Interleaved rounds of `count` writes per policy through `gateway`, 64 in flight; each round
- * runs the policies in a rotated order, and every ratio is taken within its round (against that
- * round's `write-none`), so drift on a noisy machine hits every policy alike. Reported: the
- * median over rounds, and the spread of the ratios.
+ * Runs `measure` once per write policy in each of `rounds` rounds, the policies in a rotated
+ * order each round (so drift on a noisy machine hits every policy alike), each on 1,000
+ * sessions of its own, activated first. Returns each policy's results, round by round.
  */
-async function writeRounds(gateway: ClusterNode, count: number, rounds: number, nodes: string): Promise<BenchResult[]> {
-  const runs = new Map<string, Array<{ opsPerSec: number; p50ms: number; p99ms: number }>>();
+async function policyRounds<R>(gateway: ClusterNode, rounds: number, tag: string, measure: (write: (i: number) => Promise<unknown>) => Promise<R>): Promise<Map<string, R[]>> {
+  const runs = new Map<string, R[]>();
   for (let round_ = 0; round_ < rounds; round_++) {
     const order = WRITE_TYPES.map((_, i) => WRITE_TYPES[(i + round_) % WRITE_TYPES.length] as [string, LogActor]);
     for (const [name, type] of order) {
-      const sessions = Array.from({ length: 1_000 }, (_, i) => `${name}-${i}`);
+      const sessions = Array.from({ length: 1_000 }, (_, i) => `${name}-${tag}${i}`);
       await activate(gateway, type, sessions);
-      const lat: number[] = [];
-      let next = 0;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: 64 }, async () => {
-          while (next < count) {
-            const i = next++;
-            const s = sessions[i % sessions.length] as string;
-            const a = performance.now();
-            await gateway.ref(type, s).append(`${round_}:${i}`);
-            lat.push(performance.now() - a);
-          }
-        }),
-      );
-      const r = { opsPerSec: count / ((performance.now() - t0) / 1000), p50ms: quantile(lat, 0.5), p99ms: quantile(lat, 0.99) };
-      runs.set(name, [...(runs.get(name) ?? []), r]);
+      const write = (i: number): Promise<unknown> => gateway.ref(type, sessions[i % sessions.length] as string).append(`${tag}${round_}:${i}`);
+      runs.set(name, [...(runs.get(name) ?? []), await measure(write)]);
     }
   }
+  return runs;
+}
+
+/**
+ * Interleaved rounds of `count` writes per policy through `gateway`, 64 in flight; every ratio
+ * is taken within its round (against that round's `write-none`). Reported: the median over
+ * rounds, and the spread of the ratios.
+ */
+async function writeRounds(gateway: ClusterNode, count: number, rounds: number, nodes: string): Promise<BenchResult[]> {
+  const runs = await policyRounds(gateway, rounds, "", async (write) => {
+    const lat: number[] = [];
+    const opsPerSec = await throughput(count, 64, async (i) => {
+      const a = performance.now();
+      await write(i);
+      lat.push(performance.now() - a);
+    });
+    return { opsPerSec, p50ms: quantile(lat, 0.5), p99ms: quantile(lat, 0.99) };
+  });
   const none = runs.get("write-none") ?? [];
   return WRITE_TYPES.map(([name]) => {
     const rs = runs.get(name) ?? [];
@@ -332,37 +335,23 @@ export const writeCost: Benchmark = {
     const count = quick ? 5_000 : 30_000;
     const rounds = quick ? 2 : 3;
     const p = await processBed(3);
-    const rows = new Map<string, Array<{ gw: number; workers: number; server: number; total: number; msgs: number; busy: number }>>();
+    let rows: Map<string, Array<{ gw: number; workers: number; server: number; total: number; msgs: number; busy: number }>>;
     try {
-      for (let round_ = 0; round_ < rounds; round_++) {
-        const order = WRITE_TYPES.map((_, i) => WRITE_TYPES[(i + round_) % WRITE_TYPES.length] as [string, LogActor]);
-        for (const [name, type] of order) {
-          const sessions = Array.from({ length: 1_000 }, (_, i) => `${name}-c${i}`);
-          await activate(p.gateway, type, sessions);
-          const m0 = await serverInMsgs(p.serverHttpPort);
-          const w0 = p.workerPids.map(cpuMs);
-          const s0 = cpuMs(p.serverPid);
-          const g0 = process.cpuUsage();
-          const t0 = performance.now();
-          let next = 0;
-          await Promise.all(
-            Array.from({ length: 64 }, async () => {
-              while (next < count) {
-                const i = next++;
-                await p.gateway.ref(type, sessions[i % sessions.length] as string).append(`c${round_}:${i}`);
-              }
-            }),
-          );
-          const wallMs = performance.now() - t0;
-          const g = process.cpuUsage(g0);
-          const gw = (g.user + g.system) / count;
-          const workers = (p.workerPids.map(cpuMs).reduce((a, c) => a + c, 0) - w0.reduce((a, c) => a + c, 0)) * 1000 / count;
-          const server = ((cpuMs(p.serverPid) - s0) * 1000) / count;
-          const msgs = ((await serverInMsgs(p.serverHttpPort)) - m0) / count;
-          const total = gw + workers + server;
-          rows.set(name, [...(rows.get(name) ?? []), { gw, workers, server, total, msgs, busy: (total * count) / 1000 / wallMs }]);
-        }
-      }
+      rows = await policyRounds(p.gateway, rounds, "c", async (write) => {
+        const m0 = await serverInMsgs(p.serverHttpPort);
+        const w0 = p.workerPids.map(cpuMs);
+        const s0 = cpuMs(p.serverPid);
+        const g0 = process.cpuUsage();
+        const opsPerSec = await throughput(count, 64, write);
+        const g = process.cpuUsage(g0);
+        const gw = (g.user + g.system) / count;
+        const workers = ((p.workerPids.map(cpuMs).reduce((a, c) => a + c, 0) - w0.reduce((a, c) => a + c, 0)) * 1000) / count;
+        const server = ((cpuMs(p.serverPid) - s0) * 1000) / count;
+        const msgs = ((await serverInMsgs(p.serverHttpPort)) - m0) / count;
+        const total = gw + workers + server;
+        // CPU µs per write × writes per µs of wall time = cores busy.
+        return { gw, workers, server, total, msgs, busy: (total * opsPerSec) / 1e6 };
+      });
     } finally {
       await p.close();
     }
