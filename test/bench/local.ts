@@ -1,6 +1,6 @@
-import { createNode, defineActor } from "berth";
+import { createNode, defineActor, type ActorRef, type AnyActorDefinition } from "berth";
 import { gc, interleaved, round, throughput } from "./measure.js";
-import type { Benchmark } from "./types.js";
+import type { Benchmark, BenchResult } from "./types.js";
 
 const Counter = defineActor("bench-counter", {
   state: () => ({ n: 0 }),
@@ -136,30 +136,47 @@ const BigCart = defineActor("bench-big-cart", {
  */
 export const turnStateSize: Benchmark = {
   name: "turn-state-size",
-  async run({ quick }) {
-    const node = await createNode({ actors: [BigCart], logger: "silent" });
-    const out = [];
-    for (const lines of [10, 100, 1_000]) {
-      const actors = 64;
-      const refs = Array.from({ length: actors }, (_, i) => node.ref(BigCart, `cart-${lines}-${i}`));
-      await Promise.all(refs.map((r) => r.fill(lines)));
-      const plain = refs.map(() => ({ lines: lineList(lines) }));
-      const count = Math.round((quick ? 20_000 : 200_000) / Math.sqrt(lines));
-      const r = await interleaved(quick ? 1 : 3, {
-        berth: () => throughput(count, IN_FLIGHT, (i) => (refs[i % actors] as (typeof refs)[number]).bump(i)),
-        baseline: () =>
-          throughput(count, IN_FLIGHT, async (i) => {
-            const cart = plain[i % actors] as (typeof plain)[number];
-            const line = cart.lines[i % lines] as Line;
-            line.qty++;
-          }),
-      });
-      out.push({ name: "turn-state-size", objects: lines, opsPerSec: round(r.berth), microsPerTurn: round(1e6 / r.berth, 2), baselineOpsPerSec: round(r.baseline), ratio: round(r.berth / r.baseline, 4) });
-    }
-    await node.stop();
-    return out;
-  },
+  run: ({ quick }) =>
+    sizedTurns(quick, "turn-state-size", "objects", [10, 100, 1_000], BigCart, (lines) => {
+      const cart = { lines: lineList(lines) };
+      return {
+        fill: (ref) => ref.fill(lines),
+        write: (ref, i) => ref.bump(i),
+        baseline: (i) => void (cart.lines[i % lines] as Line).qty++,
+      };
+    }),
 };
+
+/**
+ * Write turns on 64 actors of `type` at each state size, against a baseline doing the same
+ * change to plain objects, interleaved. `make(size)` is one actor's: how to fill it, its write,
+ * and the baseline on a plain state of its own.
+ */
+async function sizedTurns<A extends AnyActorDefinition>(
+  quick: boolean,
+  name: string,
+  sizeField: string,
+  sizes: readonly number[],
+  type: A,
+  make: (size: number) => { fill(ref: ActorRef<A>): Promise<unknown>; write(ref: ActorRef<A>, i: number): Promise<unknown>; baseline(i: number): void },
+): Promise<BenchResult[]> {
+  const node = await createNode({ actors: [type], logger: "silent" });
+  const out: BenchResult[] = [];
+  for (const size of sizes) {
+    const actors = 64;
+    const refs = Array.from({ length: actors }, (_, i) => node.ref(type, `${name}-${size}-${i}`));
+    const plain = refs.map(() => make(size));
+    await Promise.all(refs.map((r, i) => (plain[i] as ReturnType<typeof make>).fill(r)));
+    const count = Math.round((quick ? 20_000 : 200_000) / Math.sqrt(size));
+    const r = await interleaved(quick ? 1 : 3, {
+      berth: () => throughput(count, IN_FLIGHT, (i) => (plain[i % actors] as ReturnType<typeof make>).write(refs[i % actors] as ActorRef<A>, i)),
+      baseline: () => throughput(count, IN_FLIGHT, async (i) => (plain[i % actors] as ReturnType<typeof make>).baseline(i)),
+    });
+    out.push({ name, [sizeField]: size, opsPerSec: round(r.berth), microsPerTurn: round(1e6 / r.berth, 2), baselineOpsPerSec: round(r.baseline), ratio: round(r.berth / r.baseline, 4) });
+  }
+  await node.stop();
+  return out;
+}
 
 /** A log of strings; a write turn appends one. */
 const AppendLog = defineActor("bench-append-log", {
@@ -182,25 +199,13 @@ const AppendLog = defineActor("bench-append-log", {
  */
 export const turnAppend: Benchmark = {
   name: "turn-append",
-  async run({ quick }) {
-    const node = await createNode({ actors: [AppendLog], logger: "silent" });
-    const out = [];
-    for (const entries of [100, 1_000, 10_000]) {
-      const actors = 64;
-      const refs = Array.from({ length: actors }, (_, i) => node.ref(AppendLog, `log-${entries}-${i}`));
-      await Promise.all(refs.map((r) => r.fill(entries)));
-      const plain = refs.map(() => Array.from({ length: entries }, (_, i) => `entry-${i}`));
-      const count = Math.round((quick ? 20_000 : 200_000) / Math.sqrt(entries));
-      const r = await interleaved(quick ? 1 : 3, {
-        berth: () => throughput(count, IN_FLIGHT, (i) => (refs[i % actors] as (typeof refs)[number]).add(`e${i}`)),
-        baseline: () =>
-          throughput(count, IN_FLIGHT, async (i) => {
-            (plain[i % actors] as string[]).push(`e${i}`);
-          }),
-      });
-      out.push({ name: "turn-append", entries, opsPerSec: round(r.berth), microsPerTurn: round(1e6 / r.berth, 2), baselineOpsPerSec: round(r.baseline), ratio: round(r.berth / r.baseline, 4) });
-    }
-    await node.stop();
-    return out;
-  },
+  run: ({ quick }) =>
+    sizedTurns(quick, "turn-append", "entries", [100, 1_000, 10_000], AppendLog, (entries) => {
+      const log = Array.from({ length: entries }, (_, i) => `entry-${i}`);
+      return {
+        fill: (ref) => ref.fill(entries),
+        write: (ref, i) => ref.add(`e${i}`),
+        baseline: (i) => void log.push(`e${i}`),
+      };
+    }),
 };
