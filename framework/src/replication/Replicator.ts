@@ -73,8 +73,6 @@ interface Sendable {
   /** A tombstone (its confirmation ends the actor's entry in `acked`). */
   readonly tomb: boolean;
   readonly committedAt: number;
-  /** When it must leave at the latest (a background delta lingers for company; anything a reply waits for is due at once). */
-  readonly due: number;
   readonly text: string;
   readonly partial: boolean;
 }
@@ -82,8 +80,12 @@ interface Sendable {
 /** One owner → backup stream: a queue sent when its first item is due (one message in flight), resent until acknowledged. */
 class Channel {
   queue: Sendable[] = [];
-  /** The earliest `due` in the queue (Infinity: empty). */
-  dueAt = Number.POSITIVE_INFINITY;
+  /**
+   * When the queue must leave at the latest: the earliest time one of its items is due (a
+   * background delta lingers for company; anything a reply waits for, a resend or a remainder
+   * is due at once). Meaningless while the queue is empty: the next item sets it.
+   */
+  dueAt = 0;
   /** The highest sequence the backup confirmed, per actor key. */
   readonly acked = new Map<string, number>();
   /** Items sent and not yet confirmed, oldest first (for the lag). */
@@ -179,8 +181,8 @@ export class Replicator {
     // Background replication fell too far behind: this reply waits until its own delta is held.
     const behind = syncN === 0 && policy.maxLagMs !== undefined && targets.length > 0 && this.lagMs(now) > policy.maxLagMs;
     // A delta no reply waits for may linger for company; the first `syncBackups` targets are waited for.
-    const linger = policy.lingerMs ?? 0;
-    targets.forEach((t, x) => this.enqueue(t, item, key, now, x < syncN || behind || linger <= 0 ? now : now + linger));
+    const linger = behind ? 0 : (policy.lingerMs ?? 0);
+    for (let x = 0; x < targets.length; x++) this.enqueue(targets[x] as string, item, key, now, x < syncN ? now : now + linger);
     if (syncN > 0) waits.push(this.waitFor(key, p, turn.seq, syncN));
     else if (behind) waits.push(this.waitFor(key, p, turn.seq, 1));
     const eventLog = this.deps.eventLog();
@@ -280,10 +282,8 @@ export class Replicator {
     for (const ch of this.channels.values()) {
       if (ch.queue.some((q) => q.p === partition)) {
         pending = true;
-        if (ch.dueAt > Date.now()) {
-          ch.dueAt = 0;
-          this.scheduleFlush();
-        }
+        ch.dueAt = 0;
+        this.scheduleFlush();
       }
       if (ch.inFlight.some((q) => q.p === partition)) pending = true;
     }
@@ -307,7 +307,6 @@ export class Replicator {
   dropPartition(partition: number): void {
     for (const ch of this.channels.values()) {
       ch.queue = ch.queue.filter((q) => q.p !== partition);
-      ch.dueAt = earliestDue(ch.queue);
       ch.inFlight = ch.inFlight.filter((q) => q.p !== partition);
     }
   }
@@ -357,8 +356,8 @@ export class Replicator {
     if (ch === undefined) this.channels.set(target, (ch = new Channel(target)));
     // Encoded once however many backups it goes to (they are queued one after another).
     if (this.lastEncoded?.item !== item) this.lastEncoded = { item, wire: encodeItem(item) };
-    for (const w of this.lastEncoded.wire) ch.queue.push(sendable(item, key, committedAt, due, w));
-    if (due < ch.dueAt) ch.dueAt = due;
+    ch.dueAt = ch.queue.length === 0 ? due : Math.min(ch.dueAt, due);
+    for (const w of this.lastEncoded.wire) ch.queue.push(sendable(item, key, committedAt, w));
     this.scheduleFlush();
   }
 
@@ -413,7 +412,7 @@ export class Replicator {
       chars += q.text.length;
     }
     const batch = ch.queue.splice(0, count);
-    ch.dueAt = earliestDue(ch.queue);
+    ch.dueAt = 0; // what a full message left behind goes next
     // One message in flight per channel: what is in flight is this batch (less what a dropped partition took).
     ch.inFlight = batch;
     try {
@@ -452,7 +451,7 @@ export class Replicator {
       if (err instanceof MalformedMessageError || err instanceof PayloadTooLargeError) {
         // Sending the same items again cannot succeed: find the one the backup cannot take.
         if (batch.length > 1) {
-          requeue(ch, batch);
+          resend(ch, batch);
           ch.limit = Math.ceil(batch.length / 2);
         } else if (batch[0] !== undefined) {
           this.refused(ch, batch[0], err);
@@ -461,7 +460,7 @@ export class Replicator {
       }
       // Resent later; applying is idempotent on the backup.
       ch.failures++;
-      requeue(ch, batch);
+      resend(ch, batch);
       this.deps.log.debug({ err, target: ch.target, items: batch.length }, "replication send failed; retrying");
       await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** Math.min(ch.failures, 4), 800)));
     } finally {
@@ -485,7 +484,6 @@ export class Replicator {
     else this.deps.log.error(fields, "a backup refused a replication item (more are logged at debug level until it accepts one); the actor is sent in full instead");
     ch.refusing = true;
     ch.queue = ch.queue.filter((x) => !(x.key === key && x.s === q.s));
-    ch.dueAt = earliestDue(ch.queue);
     if (!ch.resentFull.has(key) && this.deps.recordOf(type, id) !== undefined) {
       ch.resentFull.add(key);
       this.resendFull(ch, key, [q]);
@@ -511,7 +509,7 @@ export class Replicator {
     this.stats.fullRecords++;
     const item = fullItem(p, type, id, record);
     const now = Date.now();
-    requeue(ch, encodeItem(item).map((w) => sendable(item, key, now, now, w)));
+    resend(ch, encodeItem(item).map((w) => sendable(item, key, now, w)));
   }
 
   private waitFor(key: string, partition: number, seq: number, need: number): Promise<void> {
@@ -641,20 +639,14 @@ export class Replicator {
 }
 
 /** The queue entry of an encoded item (or of one of its pieces). */
-function sendable(item: ReplItem, key: string, committedAt: number, due: number, w: WireItem): Sendable {
-  return { key, p: item.p, s: item.s, tomb: item.k === "x", committedAt, due, text: w.text, partial: w.partial };
+function sendable(item: ReplItem, key: string, committedAt: number, w: WireItem): Sendable {
+  return { key, p: item.p, s: item.s, tomb: item.k === "x", committedAt, text: w.text, partial: w.partial };
 }
 
-/** Puts items back at the head of a channel's queue (a resend, or a record sent in full). */
-function requeue(ch: Channel, items: readonly Sendable[]): void {
+/** Puts items back at the head of a channel's queue, due at once (a resend, or a record sent in full). */
+function resend(ch: Channel, items: readonly Sendable[]): void {
   ch.queue.unshift(...items);
-  ch.dueAt = Math.min(ch.dueAt, earliestDue(items));
-}
-
-function earliestDue(items: readonly Sendable[]): number {
-  let due = Number.POSITIVE_INFINITY;
-  for (const q of items) if (q.due < due) due = q.due;
-  return due;
+  ch.dueAt = 0;
 }
 
 /** The full-record item of an actor: for a backup that has no copy, or fell behind. */
