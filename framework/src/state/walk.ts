@@ -204,44 +204,33 @@ class Walk {
     const n = live.length;
     const m = prev.length;
     if (n < m) return this.replace(live);
-    // An array this actor's earlier commits made, that nobody else holds: changed in place
-    // (after the walk), instead of copied — an append to a long list costs the append.
-    if (this.owned?.has(prev) === true) return this.commitOwnedArray(live, prev, n, m);
+    // An array this actor's earlier commits made, that nobody else holds, is changed in place
+    // (after the walk) instead of copied: an append to a long list costs the append.
+    const inPlace = this.owned?.has(prev) === true;
     let out: unknown[] | null = null;
     for (let i = unchangedPrefix(live, prev, m); i < m; i++) {
       const lv: unknown = live[i];
       const pv: unknown = prev[i];
       // An unchanged primitive (most elements): nothing to record, no path step to keep.
-      if (unchangedPrimitive(lv, pv)) {
-        if (out !== null) out[i] = pv;
-        continue;
-      }
-      this.stack.push(i);
-      const v = this.commit(lv, pv);
-      this.stack.pop();
-      if (!same(v, pv) && out === null) out = prev.slice(0, m);
-      if (out !== null) out[i] = v;
-    }
-    if (n === m) return this.own(out) ?? prev;
-    out ??= prev.slice(0, m);
-    const appended = this.appended(live, m, n);
-    for (const v of appended) out.push(v);
-    return this.own(out);
-  }
-
-  /** `commitArray` for an owned `prev`: the same validation and delta, its writes deferred. */
-  private commitOwnedArray(live: unknown[], prev: unknown[], n: number, m: number): unknown {
-    for (let i = unchangedPrefix(live, prev, m); i < m; i++) {
-      const lv: unknown = live[i];
-      const pv: unknown = prev[i];
       if (unchangedPrimitive(lv, pv)) continue;
       this.stack.push(i);
       const v = this.commit(lv, pv);
       this.stack.pop();
-      if (!same(v, pv)) this.writes.push(prev, i, v);
+      if (same(v, pv)) continue;
+      if (inPlace) this.writes.push(prev, i, v);
+      else (out ??= prev.slice(0, m))[i] = v;
     }
-    if (n > m) this.writes.push(prev, -1, this.appended(live, m, n));
-    return prev;
+    if (n > m) {
+      const appended = this.appended(live, m, n);
+      if (inPlace) this.writes.push(prev, -1, appended);
+      else {
+        out ??= prev.slice(0, m);
+        for (const v of appended) out.push(v);
+      }
+    }
+    if (inPlace || out === null) return prev;
+    this.owned?.add(out); // made here: the next commit may change it in place
+    return out;
   }
 
   /** The committed copies of `live[m..n)`, recorded as one push. */
@@ -259,12 +248,6 @@ class Walk {
     }
     this.ops?.push({ op: "push", path: this.stack.slice(), values: appended });
     return appended;
-  }
-
-  /** Marks an array this commit created as changeable in place by the next (when the caller tracks ownership). */
-  private own<T extends unknown[] | null>(out: T): T {
-    if (out !== null) this.owned?.add(out);
-    return out;
   }
 
   /** Makes the deferred changes to owned arrays (the walk succeeded). */
