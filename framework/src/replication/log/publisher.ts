@@ -28,9 +28,9 @@ const utf8 = new TextDecoder();
 
 /**
  * Publishes to JetStream with a message id and waits for the stream's acknowledgement, over one
- * wildcard inbox per connection (a `ReplyInbox`, as the node transport's calls). Not `JetStreamClient.publish`: in @nats-io 3.x each of its
- * requests builds an `Error` (with a stack trace) when it completes, whether it failed or not
- * — 7.7 µs of the ~95 µs a `sync({ log: true })` write cost in the profile. One attempt only:
+ * wildcard inbox per connection (a `ReplyInbox`, as the node transport's calls). Not
+ * `JetStreamClient.publish`: in @nats-io 3.x each of its requests builds an `Error` (with a
+ * stack trace) when it completes, whether it failed or not — 7.7 µs of the ~95 µs a `sync({ log: true })` write cost in the profile. One attempt only:
  * the event log repeats it with the same id (NatsEventLog.publish).
  *
  * @example
@@ -52,16 +52,15 @@ export class JetStreamPublisher {
   /** Publishes one message; resolves with its stream sequence (also for a duplicate of an earlier attempt). */
   publish(subject: string, body: Uint8Array, msgID: string, timeoutMs: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      const id = this.waiting.nextId();
+      const id = this.waiting.add({ deadline: Date.now() + timeoutMs, resolve, reject });
       const h = natsHeaders();
       h.set("Nats-Msg-Id", msgID);
       try {
         this.nc.publish(subject, body, { reply: this.waiting.subject(id), headers: h });
       } catch (error) {
+        this.waiting.take(id);
         reject(error instanceof Error ? error : new Error(String(error)));
-        return;
       }
-      this.waiting.add(id, { deadline: Date.now() + timeoutMs, resolve, reject });
     });
   }
 

@@ -106,8 +106,7 @@ export class NatsTransport implements Transport {
 
   send(target: string, payload: Uint8Array, timeoutMs: number, onReply: (reply: Uint8Array) => void, onError: (error: Error) => void): void {
     if (this.closed) return onError(new NodeUnreachableError(target));
-    const id = this.pending.nextId();
-    this.pending.add(id, { target, deadline: this.coarseNow + timeoutMs, timeoutMs, resolve: onReply, reject: onError });
+    const id = this.pending.add({ target, deadline: this.coarseNow + timeoutMs, timeoutMs, resolve: onReply, reject: onError });
     const queue = this.outbox.get(target);
     if (queue === undefined) this.outbox.set(target, [{ id, payload }]);
     else queue.push({ id, payload });

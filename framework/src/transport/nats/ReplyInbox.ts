@@ -11,7 +11,7 @@ export interface ReplyInboxHandlers<W extends Waiting> {
   /** A message on `<inbox>.<id>`. The waiting request is not removed: `take` it. */
   onReply(id: string, msg: Msg): void;
   /** A request whose deadline passed, already removed. */
-  expired(w: W, id: string): void;
+  expired(w: W): void;
   /** Called at every sweep, with the time of the sweep, before the deadlines are checked. */
   onSweep?(now: number): void;
 }
@@ -29,8 +29,7 @@ export interface ReplyInboxHandlers<W extends Waiting> {
  *   onReply: (id, msg) => inbox.take(id)?.done(msg),
  *   expired: (w) => console.log("no answer by", w.deadline),
  * });
- * const id = inbox.nextId();
- * inbox.add(id, { deadline: Date.now() + 1000, done: (m) => console.log(m.data) });
+ * const id = inbox.add({ deadline: Date.now() + 1000, done: (m) => console.log(m.data) });
  * nc.publish("some.service", data, { reply: inbox.subject(id) });
  * ```
  */
@@ -52,18 +51,19 @@ export class ReplyInbox<W extends Waiting> {
     this.sweeper.unref();
   }
 
-  /** A fresh id (base 36: 0-9a-z; callers may prefix their own kinds of id with upper-case letters). */
-  nextId(): string {
-    return (this.seq++).toString(36);
-  }
-
   /** The reply subject of `id`. */
   subject(id: string): string {
     return `${this.prefix}.${id}`;
   }
 
-  add(id: string, w: W): void {
+  /**
+   * Adds a waiting request under a fresh id, which it returns (base 36: 0-9a-z; a caller may
+   * route replies of its own on ids with an upper-case prefix, as the transport's batches do).
+   */
+  add(w: W): string {
+    const id = (this.seq++).toString(36);
     this.waiting.set(id, w);
+    return id;
   }
 
   get(id: string): W | undefined {
@@ -79,10 +79,6 @@ export class ReplyInbox<W extends Waiting> {
     const w = this.waiting.get(id);
     if (w !== undefined) this.waiting.delete(id);
     return w;
-  }
-
-  get size(): number {
-    return this.waiting.size;
   }
 
   /** Removes and returns every waiting request that `which` selects (all of them by default). */
@@ -110,7 +106,7 @@ export class ReplyInbox<W extends Waiting> {
     for (const [id, w] of this.waiting) {
       if (w.deadline > now) continue;
       this.waiting.delete(id);
-      this.handlers.expired(w, id);
+      this.handlers.expired(w);
     }
   }
 }
