@@ -255,4 +255,3 @@ function hostOf(headers: readonly string[]): string {
   }
   return "localhost";
 }
-
