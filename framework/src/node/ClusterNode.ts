@@ -201,6 +201,9 @@ export class ClusterNode extends BerthNode {
     hooks.canRun = (p) => this.partitionManager.canRun(p);
     hooks.destroyed = (type, id, p, seq) => this.replicator.destroyedPassive(type, id, p, seq);
     this.membership.onView((view) => this.onView(view));
+    this.membership.onLease((valid) => {
+      if (!valid) this.replicator.leaseLost();
+    });
   }
 
   /** Connects to NATS, joins the cluster, and starts serving. */

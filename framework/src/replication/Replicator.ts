@@ -143,6 +143,8 @@ export class Replicator {
   readonly stats: ReplicationStats = { deltas: 0, fullRecords: 0, bytes: 0, syncFailures: 0, underReplicated: 0, refusedItems: 0, logAppends: 0, logFailures: 0, lagMs: 0, logP50Ms: 0, logP99Ms: 0 };
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  /** Rejected when this node loses its lease (and replaced): a sync turn's gate stops waiting then. */
+  private leaseGate = leaseGate();
 
   constructor(private readonly deps: ReplicatorDeps) {
     this.timer = setInterval(() => this.tick(), 100);
@@ -195,10 +197,35 @@ export class Replicator {
     }
     if (turn.destroyed) this.forget(key);
     if (waits.length === 0) return undefined;
-    return Promise.all(waits).then(() => {
-      // Acknowledge only while the lease holds: then no successor can have taken over yet.
-      if (!this.deps.leaseValid()) throw new ReplicationError("this node's membership lease lapsed before the acknowledgements arrived");
+    return this.gate(waits);
+  }
+
+  /**
+   * What a sync turn's reply waits for: every wait, and this node's lease holding afterwards —
+   * then no successor can have taken over yet. Losing the lease meanwhile fails the turn at once:
+   * its acknowledgements could not be used any more.
+   */
+  private gate(waits: readonly Promise<void>[]): Promise<void> {
+    return Promise.race([Promise.all(waits), this.leaseGate.promise]).then(() => {
+      if (!this.deps.leaseValid()) throw new ReplicationError(LEASE_LAPSED);
     });
+  }
+
+  /**
+   * This node lost its membership lease (out of touch with NATS, or paused): every sync turn still
+   * waiting fails now with `ReplicationError` instead of at its deadline. Its caller cannot tell
+   * whether the write took effect — as at the deadline — and retries with the same call id.
+   */
+  leaseLost(): void {
+    const error = new ReplicationError(LEASE_LAPSED);
+    for (const w of [...this.allWaiters()]) {
+      this.removeWaiter(w);
+      this.stats.syncFailures++;
+      w.reject(error);
+    }
+    const lost = this.leaseGate;
+    this.leaseGate = leaseGate();
+    lost.reject(error);
   }
 
   /**
@@ -233,9 +260,7 @@ export class Replicator {
         waits.push(this.appendToLog(eventLog, { act, handler: "retry", seq, call: undefined, delta: null, timersChanged: false, destroyed: false }, key));
       }
     }
-    return Promise.all(waits).then(() => {
-      if (!this.deps.leaseValid()) throw new ReplicationError("this node's membership lease lapsed before the acknowledgements arrived");
-    });
+    return this.gate(waits);
   }
 
   /**
@@ -636,6 +661,18 @@ export class Replicator {
       throw new ReplicationError("the event log did not acknowledge the delta", { cause: error });
     }
   }
+}
+
+const LEASE_LAPSED = "this node's membership lease lapsed before the acknowledgements arrived (the write may or may not have taken effect; retry it)";
+
+/** A promise that only ever rejects, when its holder says so (never unhandled: nobody may be racing it). */
+function leaseGate(): { readonly promise: Promise<never>; readonly reject: (error: Error) => void } {
+  let reject: (error: Error) => void = () => undefined;
+  const promise = new Promise<never>((_resolve, r) => {
+    reject = r;
+  });
+  promise.catch(() => undefined);
+  return { promise, reject };
 }
 
 /** The queue entry of an encoded item (or of one of its pieces). */
