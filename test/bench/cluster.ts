@@ -7,7 +7,7 @@ import { Log, LogAsync, LogSyncBackup, LogSyncLog, Timer, type LogActor } from "
 import { startLoad } from "../helpers/history.js";
 import { readStatus } from "../../framework/src/cli/statusCommand.js";
 import { spawnNode, waitFor } from "../helpers/nodeProcess.js";
-import { median, quantile, round, throughput } from "./measure.js";
+import { median, openLoop, quantile, round, throughput } from "./measure.js";
 import type { Benchmark, BenchResult } from "./types.js";
 
 /**
@@ -370,6 +370,50 @@ export const writeCost: Benchmark = {
         natsMessagesPerWrite: round(med((r) => r.msgs), 3),
         coresBusy: round(med((r) => r.busy), 2),
         costToNone: round(median(rs.map((r, i) => r.total / (none[i]?.total ?? Number.NaN))), 3),
+      };
+    });
+  },
+};
+
+/**
+ * `write-latency`: what each policy adds to a write's latency when the cluster is not saturated.
+ * `write` keeps 64 calls in flight, so on this 2-core machine every policy runs the CPU flat out
+ * and its p50 follows its throughput (Little's law): it measures cost, not the round trips a
+ * policy adds. Here the same 3 `berth node` processes get an open loop at `perSecond` writes/s
+ * — a quarter of what the weakest policy (`sync-log`) sustained with 64 in flight in earlier
+ * runs — and latency is taken from when each write was due.
+ */
+export const writeLatency: Benchmark = {
+  name: "write-latency",
+  async run({ quick }) {
+    const perSecond = 3_000;
+    const seconds = quick ? 2 : 5;
+    const rounds = quick ? 2 : 3;
+    const p = await processBed(3);
+    let runs: Map<string, Array<{ p50: number; p99: number }>>;
+    try {
+      runs = await policyRounds(p.gateway, rounds, "l", async (write) => {
+        await openLoop(perSecond, 1, write); // warm-up, not counted: the first second is slower (compiling, first copies on the backups)
+        const lat = await openLoop(perSecond, seconds, write);
+        return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99) };
+      });
+    } finally {
+      await p.close();
+    }
+    const none = runs.get("write-none") ?? [];
+    return WRITE_TYPES.map(([name]) => {
+      const rs = runs.get(name) ?? [];
+      const over = rs.map((r, i) => r.p50 - (none[i]?.p50 ?? Number.NaN));
+      return {
+        name: "write-latency",
+        policy: name,
+        nodes: "processes",
+        writesPerSec: perSecond,
+        rounds,
+        p50ms: round(median(rs.map((r) => r.p50)), 2),
+        p99ms: round(median(rs.map((r) => r.p99)), 2),
+        p50OverNoneMs: round(median(over), 2),
+        p50OverNoneRange: `${round(Math.min(...over), 2)}–${round(Math.max(...over), 2)}`,
       };
     });
   },

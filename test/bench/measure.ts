@@ -12,6 +12,29 @@ export async function throughput(count: number, concurrency: number, op: (i: num
   return count / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
+/**
+ * Offers `op` at a fixed `perSecond` for `seconds` (an open loop: calls start on schedule,
+ * every millisecond or so, whether or not earlier ones returned) and returns each call's
+ * latency in ms, from when it started.
+ */
+export async function openLoop(perSecond: number, seconds: number, op: (i: number) => Promise<unknown>): Promise<number[]> {
+  const total = Math.round(perSecond * seconds);
+  const latencies: number[] = [];
+  const calls: Promise<void>[] = [];
+  const start = performance.now();
+  let issued = 0;
+  while (issued < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * perSecond) + 1);
+    for (; issued < due; issued++) {
+      const at = performance.now();
+      calls.push(op(issued).then(() => void latencies.push(performance.now() - at)));
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(calls);
+  return latencies;
+}
+
 /** Runs each variant `rounds` times, interleaved (A B A B ...), and returns each one's median. */
 export async function interleaved<K extends string>(rounds: number, variants: Record<K, () => Promise<number>>): Promise<Record<K, number>> {
   const samples = {} as Record<K, number[]>;

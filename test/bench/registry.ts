@@ -1,4 +1,4 @@
-import { failover, rebalance, writeCost, writes } from "./cluster.js";
+import { failover, rebalance, writeCost, writeLatency, writes } from "./cluster.js";
 import { idleActorMemory, localCall, turnAppend, turnStateSize } from "./local.js";
 import { httpSession } from "./httpSession.js";
 import { placement } from "./placement.js";
@@ -6,4 +6,4 @@ import { remoteCall } from "./remote.js";
 import type { Benchmark } from "./types.js";
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-export const benchmarks: readonly Benchmark[] = [localCall, turnStateSize, turnAppend, idleActorMemory, placement, remoteCall, writes, writeCost, rebalance, failover, httpSession];
+export const benchmarks: readonly Benchmark[] = [localCall, turnStateSize, turnAppend, idleActorMemory, placement, remoteCall, writes, writeCost, writeLatency, rebalance, failover, httpSession];
