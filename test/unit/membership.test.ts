@@ -8,20 +8,30 @@ import { FakeClock } from "berth/testing";
 
 const log = createLogger({ level: "silent" });
 
+/** When the view store itself refuses writes (its NATS server is down), for every node. */
+interface Outage {
+  swaps: boolean;
+}
+
 /** The shared view store as one node sees it: unreachable while the network cuts that node off. */
-function storeFor(store: InMemoryViewStore, net: InProcessNetwork, id: string): ViewStore {
+function storeFor(store: InMemoryViewStore, net: InProcessNetwork, id: string, outage: Outage): ViewStore {
   const check = (): void => {
     if (net.isIsolated(id)) throw new Error(`${id} cannot reach the view store`);
   };
   return {
     read: async () => (check(), store.read()),
-    swap: async (next, expected) => (check(), store.swap(next, expected)),
+    swap: async (next, expected) => {
+      check();
+      if (outage.swaps) throw new Error("the view store's server is down");
+      return store.swap(next, expected);
+    },
     watch: (fn) => store.watch((v) => (net.isIsolated(id) ? undefined : fn(v))),
     close: () => store.close(),
   };
 }
 
 async function cluster(ids: string[]) {
+  const outage: Outage = { swaps: false };
   const clock = new FakeClock();
   const net = new InProcessNetwork();
   const views = new InMemoryViewStore();
@@ -30,7 +40,7 @@ async function cluster(ids: string[]) {
     new Membership({
       self: { id, roles: ["worker"], capacity: 1, incarnation: `${id}-1`, pid: 1, host: "h", started: 0 },
       transport: net.connect(id),
-      views: storeFor(views, net, id),
+      views: storeFor(views, net, id, outage),
       directory,
       clock,
       log,
@@ -41,7 +51,7 @@ async function cluster(ids: string[]) {
   const joined = Promise.all(members.map((m) => m.start(10_000)));
   while (!members.every((m) => m.state === "up")) await clock.advance(20);
   await joined;
-  return { clock, net, views, directory, members, make };
+  return { clock, net, views, directory, members, make, outage };
 }
 
 const ids = (m: Membership) => m.current.members.map((x) => x.id);
@@ -67,6 +77,22 @@ test("a crashed member is removed after downAfterMs, not before", async (t) => {
   t.deepEqual(ids(a), ["a", "b"]);
   t.deepEqual(ids(b), ["a", "b"]);
   t.deepEqual(a.table?.members, ["a", "b"]);
+  a.stop();
+  b.stop();
+});
+
+test("a view change that failed because the view store was down is proposed again once it is back, with nothing else changing", async (t) => {
+  const { members, clock, outage } = await cluster(["a", "b", "c"]);
+  const [a, b, c] = members as [Membership, Membership, Membership];
+  outage.swaps = true;
+  c.stop();
+  await clock.advance(3_000);
+  t.is(a.livenessOf("c"), "down");
+  t.deepEqual(ids(a), ["a", "b", "c"], "the removal could not be written");
+  outage.swaps = false;
+  await clock.advance(10_000);
+  t.deepEqual(ids(a), ["a", "b"], "the dead member was removed after the store came back");
+  t.deepEqual(ids(b), ["a", "b"]);
   a.stop();
   b.stop();
 });

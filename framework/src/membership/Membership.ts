@@ -96,6 +96,8 @@ export class Membership {
   private leaseWasValid = false;
   private proposing: Promise<void> | null = null;
   private proposeAgain = false;
+  /** Whether the last proposal failed (the view store did not answer): it is retried at every reconcile. */
+  private proposalsFailing = false;
   private readonly handles = new Set<TimerHandle>();
   private readonly stops: Array<() => void> = [];
   private stopped = false;
@@ -230,14 +232,20 @@ export class Membership {
     this.liveness.clear();
   }
 
-  /** Re-reads the view from the store now. */
+  /**
+   * Re-reads the view from the store now, and proposes what this node still wants changed: a
+   * proposal that failed (the store's server was down) is retried here, even if no one else
+   * changed the view meanwhile.
+   */
   async reconcile(): Promise<void> {
     if (this.stopped) return;
     try {
       this.applyStored(await this.options.views.read());
     } catch (err) {
       this.options.log.debug({ err }, "view reconcile failed");
+      return;
     }
+    await this.propose();
   }
 
   // ---- heartbeats and the lease ----
@@ -423,6 +431,8 @@ export class Membership {
           }
           this.counters.proposals++;
           const result = await this.options.views.swap(next, this.revision);
+          if (this.proposalsFailing) this.options.log.info("the view store answers proposals again");
+          this.proposalsFailing = false;
           if (result !== null) {
             this.options.log.info({ epoch: next.epoch, members: next.members.map((m) => m.id) }, "view changed");
             this.applyStored(result);
@@ -432,7 +442,10 @@ export class Membership {
           }
         }
       } catch (err) {
-        this.options.log.warn({ err }, "view proposal failed; retrying at the next reconcile");
+        // Retried at every reconcile: one warning per outage, not one a second.
+        if (this.proposalsFailing) this.options.log.debug({ err }, "view proposal failed again");
+        else this.options.log.warn({ err }, "view proposal failed; retrying at every reconcile until the view store takes it");
+        this.proposalsFailing = true;
       }
     };
     // Cleared in a continuation, never synchronously: the loop may finish before its first
