@@ -4,6 +4,8 @@ import { Membership } from "../../framework/src/membership/Membership.js";
 import { InMemoryDirectory, InMemoryViewStore } from "../../framework/src/membership/InMemoryStores.js";
 import { InProcessNetwork } from "../../framework/src/transport/InProcessTransport.js";
 import type { ViewStore } from "../../framework/src/membership/types.js";
+import type { Transport } from "../../framework/src/transport/types.js";
+import { ConfigError } from "berth";
 import { FakeClock } from "berth/testing";
 
 const log = createLogger({ level: "silent" });
@@ -36,17 +38,17 @@ async function cluster(ids: string[]) {
   const net = new InProcessNetwork();
   const views = new InMemoryViewStore();
   const directory = new InMemoryDirectory();
-  const make = (id: string) =>
+  const make = (id: string, incarnation = `${id}-1`, transport: Transport = net.connect(id)) =>
     new Membership({
-      self: { id, roles: ["worker"], capacity: 1, incarnation: `${id}-1`, pid: 1, host: "h", started: 0 },
-      transport: net.connect(id),
+      self: { id, roles: ["worker"], capacity: 1, incarnation, pid: 1, host: "h", started: 0 },
+      transport,
       views: storeFor(views, net, id, outage),
       directory,
       clock,
       log,
       placement: { partitions: 64, backups: 1 },
     });
-  const members = ids.map(make);
+  const members = ids.map((id) => make(id));
   // start() waits on the clock: advance it while the members join.
   const joined = Promise.all(members.map((m) => m.start(10_000)));
   while (!members.every((m) => m.state === "up")) await clock.advance(20);
@@ -95,6 +97,78 @@ test("a view change that failed because the view store was down is proposed agai
   t.deepEqual(ids(b), ["a", "b"]);
   a.stop();
   b.stop();
+});
+
+/** Drives a membership's start() on the fake clock; returns how it settled. */
+async function startOn(clock: FakeClock, m: Membership): Promise<Error | null> {
+  let settled: Error | null | undefined;
+  m.start(10_000).then(
+    () => (settled = null),
+    (error: Error) => (settled = error),
+  );
+  while (settled === undefined) await clock.advance(20);
+  return settled;
+}
+
+test("a second process with a running node's id refuses to start, and the running node keeps its place and its state", async (t) => {
+  const { members, clock, make } = await cluster(["a", "b"]);
+  const [a, b] = members as [Membership, Membership];
+  const epoch = a.current.epoch;
+  const twin = make("b", "b-2");
+  const error = await startOn(clock, twin);
+  t.true(error instanceof ConfigError, String(error));
+  t.regex(error?.message ?? "", /node id "b" is in use by a running node \(pid 1 on h\): give every node its own id/);
+  await clock.advance(3_000);
+  t.is(b.state, "up");
+  t.is(a.current.epoch, epoch, "the view never changed");
+  t.is(a.current.members.find((m) => m.id === "b")?.incarnation, "b-1");
+  a.stop();
+  b.stop();
+});
+
+test("a node restarted after a crash takes its old place at once (its old process is silent)", async (t) => {
+  const { members, clock, make } = await cluster(["a", "b"]);
+  const [a, b] = members as [Membership, Membership];
+  b.stop();
+  const started = clock.now();
+  const again = make("b", "b-2");
+  t.is(await startOn(clock, again), null);
+  t.true(clock.now() - started < 1_500, `joined after ${clock.now() - started} ms, before the old one would be declared down`);
+  t.is(a.current.members.find((m) => m.id === "b")?.incarnation, "b-2");
+  a.stop();
+  again.stop();
+});
+
+test("two processes with one id that both got in (neither heard the other first): the one whose place was taken stops instead of fighting back", async (t) => {
+  const { members, clock, make, net } = await cluster(["a", "b"]);
+  const [a, b] = members as [Membership, Membership];
+  const conflicts: ConfigError[] = [];
+  b.onConflict((e) => conflicts.push(e));
+  // The newcomer hears no heartbeats while it joins, so it takes b's place.
+  const gate = { open: false };
+  const inner = net.connect("b");
+  const deaf: Transport = {
+    nodeId: "b",
+    send: (...args) => inner.send(...args),
+    request: (...args) => inner.request(...args),
+    serve: (h) => inner.serve(h),
+    publish: (topic, payload) => inner.publish(topic, payload),
+    subscribe: (topic, h) => inner.subscribe(topic, (p) => (gate.open ? h(p) : undefined)),
+    close: () => inner.close(),
+  };
+  const twin = make("b", "b-2", deaf);
+  t.is(await startOn(clock, twin), null);
+  gate.open = true;
+  await clock.advance(500);
+  t.is(conflicts.length, 1, "the replaced node gave way");
+  t.regex(conflicts[0]?.message ?? "", /took this node's place/);
+  t.is(b.state, "down");
+  const epoch = a.current.epoch;
+  await clock.advance(5_000);
+  t.is(a.current.epoch, epoch, "no more view changes: no fight");
+  t.is(a.current.members.find((m) => m.id === "b")?.incarnation, "b-2");
+  a.stop();
+  twin.stop();
 });
 
 test("a cut-off member stops serving (lease) before the others remove it, then rejoins when healed", async (t) => {

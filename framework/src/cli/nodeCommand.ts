@@ -84,6 +84,10 @@ export function registerNode(program: Command): void {
           },
         );
       };
+      node.onFatal((err) => {
+        log.error({ err }, "the node stopped");
+        process.exit(1);
+      });
       process.on("SIGTERM", () => shutdown("SIGTERM"));
       process.on("SIGINT", () => shutdown("SIGINT"));
       // Started by tooling (berth dev, tests, benchmarks): never outlive it, even if it was SIGKILLed.

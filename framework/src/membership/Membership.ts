@@ -92,10 +92,16 @@ export class Membership {
   private readonly liveness = new Map<string, { incarnation: string; actor: Liveness }>();
   private readonly viewListeners = new Set<(view: View, previous: View) => void>();
   private readonly leaseListeners = new Set<(valid: boolean) => void>();
+  /** Called once if another process with this node's id takes its place in the view (this one then stops). */
+  private readonly conflictListeners = new Set<(error: ConfigError) => void>();
+  /** The last heartbeat heard from another process with this node's id: a twin (a misconfiguration). */
+  private twin: { incarnation: string; at: number; warned: boolean } | null = null;
   private lastRenewal = Number.NEGATIVE_INFINITY;
   private leaseWasValid = false;
   private proposing: Promise<void> | null = null;
   private proposeAgain = false;
+  /** Set once `start` has checked that no live process uses this node's id: no proposal before. */
+  private mayPropose = false;
   /** Whether the last proposal failed (the view store did not answer): it is retried at every reconcile. */
   private proposalsFailing = false;
   private readonly handles = new Set<TimerHandle>();
@@ -161,6 +167,15 @@ export class Membership {
     return () => this.leaseListeners.delete(fn);
   }
 
+  /**
+   * Calls `fn` if another process with this node's id took its place in the view while this one
+   * ran (both started at once): this node then stops serving for good, and does not fight back.
+   */
+  onConflict(fn: (error: ConfigError) => void): () => void {
+    this.conflictListeners.add(fn);
+    return () => this.conflictListeners.delete(fn);
+  }
+
   /** Ids of view members this node currently hears (itself included). */
   liveMembers(): string[] {
     return this.view.members.filter((m) => m.id === this.self.id || this.liveness.get(m.id)?.actor.getSnapshot().value !== "down").map((m) => m.id);
@@ -183,7 +198,10 @@ export class Membership {
     this.stops.push(transport.subscribe("hb", (bytes) => this.onHeartbeat(bytes)));
     this.lifecycle.send({ type: "CONNECTED" });
     this.heartbeat();
-    this.applyStored(await views.read());
+    const stored = await views.read();
+    await this.checkTwin(stored?.view ?? null); // before applying it: that proposes this node
+    this.mayPropose = true;
+    this.applyStored(stored);
     const existing = this.viewTable?.partitions;
     if (existing !== undefined && existing !== this.options.placement.partitions) {
       this.stop();
@@ -196,6 +214,40 @@ export class Membership {
     await this.until(() => this.state === "up", timeoutMs, "join the cluster view (is the view store reachable?)");
     await this.writeRecord();
     log.info({ epoch: this.view.epoch, members: this.view.members.length }, "joined the cluster");
+  }
+
+  /**
+   * The view lists this node's id with another incarnation: a restart after a crash (the old
+   * process is silent) or a second process given the same id (it heartbeats). Listen for it
+   * before taking its place — taking the place of a live node makes the two remove each other
+   * from the view forever, and each time one of them drops the sessions it held.
+   */
+  private async checkTwin(view: View | null): Promise<void> {
+    const { self, clock } = this.options;
+    if (view === null || !view.members.some((m) => m.id === self.id && m.incarnation !== self.incarnation)) return;
+    const until = clock.now() + this.timing.suspectAfterMs;
+    while (!this.heardTwin() && clock.now() < until) {
+      await new Promise<void>((resolve) => {
+        const h = clock.setTimer(() => {
+          this.handles.delete(h);
+          resolve();
+        }, 25);
+        this.handles.add(h);
+      });
+    }
+    if (!this.heardTwin()) return;
+    const record = await this.options.directory.list().then(
+      (rs) => rs.find((r) => r.id === self.id && r.incarnation !== self.incarnation),
+      () => undefined,
+    );
+    this.stop();
+    throw new ConfigError(`node id ${JSON.stringify(self.id)} is in use by a running node${record ? ` (pid ${record.pid} on ${record.host})` : ""}: give every node its own id (berth node --id, or createNode({ id })), or stop that node first`);
+  }
+
+  /** Whether another process with this node's id was heard within a failure-detection period (of `incarnation`, if given). */
+  private heardTwin(incarnation?: string): boolean {
+    const t = this.twin;
+    return t !== null && this.options.clock.now() - t.at < this.timing.downAfterMs && (incarnation === undefined || t.incarnation === incarnation);
   }
 
   /**
@@ -286,6 +338,14 @@ export class Membership {
     }
   }
 
+  /** A heartbeat with this node's id from another process. */
+  private heardOwnId(incarnation: string): void {
+    const warned = this.twin?.incarnation === incarnation && this.twin.warned;
+    this.twin = { incarnation, at: this.options.clock.now(), warned: true };
+    // The newcomer refuses to start when it hears this node (checkTwin); say so here too, once.
+    if (!warned && this.started && this.state === "up") this.options.log.error({ id: this.self.id, other: incarnation }, "another process uses this node's id; it must not join (give every node its own id)");
+  }
+
   private onHeartbeat(bytes: Uint8Array): void {
     let hb: Heartbeat;
     try {
@@ -295,7 +355,10 @@ export class Membership {
       this.options.log.debug({ err }, "malformed heartbeat ignored");
       return;
     }
-    if (hb.id === this.self.id) return;
+    if (hb.id === this.self.id) {
+      if (hb.incarnation !== this.self.incarnation) this.heardOwnId(hb.incarnation);
+      return;
+    }
     const l = this.liveness.get(hb.id);
     if (l !== undefined && l.incarnation === hb.incarnation) l.actor.send({ type: "HEARD" });
     // A peer that has seen a newer view than ours: read it now rather than at the next reconcile.
@@ -333,6 +396,16 @@ export class Membership {
     const value = this.lifecycle.getSnapshot().value;
     if (inView && value === "joining") this.lifecycle.send({ type: "IN_VIEW" });
     if (!inView && (value === "up" || value === "isolated")) {
+      const holder = this.view.members.find((m) => m.id === this.self.id);
+      if (holder !== undefined && this.heardTwin(holder.incarnation)) {
+        // Another live process took this id's place (both started at once): rejoining would
+        // evict it, and it us, forever. This one gives way.
+        const error = new ConfigError(`another process with node id ${JSON.stringify(this.self.id)} took this node's place in the view; this node stops (give every node its own id)`);
+        this.options.log.error({ epoch: this.view.epoch, other: holder.incarnation }, error.message);
+        this.stop();
+        for (const fn of this.conflictListeners) fn(error);
+        return;
+      }
       this.options.log.warn({ epoch: this.view.epoch }, "this node was removed from the view while alive; rejoining");
       this.lifecycle.send({ type: "REMOVED" });
     }
@@ -415,7 +488,7 @@ export class Membership {
 
   /** Proposes the desired view by compare-and-set until it holds or nothing is left to change. */
   private propose(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+    if (this.stopped || !this.mayPropose) return Promise.resolve();
     if (this.proposing) {
       this.proposeAgain = true;
       return this.proposing;
@@ -473,7 +546,9 @@ export class Membership {
   }
 
   private async writeRecord(): Promise<void> {
-    if (this.stopped && this.state !== "down") return;
+    // Not before `start` checked the id is free: the record's key is the id, and a second
+    // process given the same id must not overwrite the running node's record.
+    if (!this.mayPropose || (this.stopped && this.state !== "down")) return;
     this.lastRecordAt = this.options.clock.now();
     const s = this.self;
     const record: NodeRecord = {

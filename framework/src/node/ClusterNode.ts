@@ -92,6 +92,7 @@ export class ClusterNode extends BerthNode {
   /** The table of the current view, or an empty one while no worker is up. */
   private table: PartitionTable;
   private readonly viewWaiters = new Set<() => void>();
+  private readonly fatalListeners = new Set<(error: Error) => void>();
   private callSeq = 0;
   /** Calls run on this node (local and served for others). */
   private callsRun = 0;
@@ -204,6 +205,26 @@ export class ClusterNode extends BerthNode {
     this.membership.onLease((valid) => {
       if (!valid) this.replicator.leaseLost();
     });
+    this.membership.onConflict((error) => {
+      void this.crash().finally(() => {
+        for (const fn of this.fatalListeners) fn(error);
+      });
+    });
+  }
+
+  /**
+   * Calls `fn` when this node stopped on its own and serves nothing any more: another process
+   * with the same node id took its place in the cluster view (two processes started with one
+   * id at once; the one that starts second refuses to, with a `ConfigError`). `berth node`
+   * exits with status 1.
+   * @example
+   * ```ts
+   * node.onFatal((err) => { console.error(err.message); process.exit(1); });
+   * ```
+   */
+  onFatal(fn: (error: Error) => void): () => void {
+    this.fatalListeners.add(fn);
+    return () => this.fatalListeners.delete(fn);
   }
 
   /** Connects to NATS, joins the cluster, and starts serving. */
