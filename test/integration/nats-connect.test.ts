@@ -155,3 +155,10 @@ test.serial("berth status fails at once when no server answers; a node started b
   t.teardown(() => node.stop());
   t.is(node.view.members[0]?.id, "late-1");
 });
+
+test.serial("a node on a NATS server without JetStream fails with the fix: start nats-server with -js", async (t) => {
+  const plain = await startNatsServer({ dir, name: "nojs", jetstream: false });
+  servers.push(plain);
+  const error = await t.throwsAsync(createNode({ actors: [], nats: { servers: [plain.url] }, cluster: uniqueCluster(), id: "nojs-1", roles: ["gateway"], logger: "silent" }), { instanceOf: ConfigError });
+  t.regex(error?.message ?? "", /JetStream is not enabled on the NATS server at .*127\.0\.0\.1:\d+: Berth keeps its cluster view.*Start nats-server with -js/);
+});

@@ -51,8 +51,17 @@ export async function readStatus(urls: string[], cluster: string, auth: NatsAuth
     const views = await NatsViewStore.bind(nc, cluster, log);
     const directory = await NatsDirectory.bind(nc, cluster, log);
     if (views === null) throw new ConfigError(`no cluster named "${cluster}" on ${urls.join(", ")} (no view stored yet): is a node running?`);
-    const view: View = (await views.read())?.view ?? { epoch: 0, members: [], table: null };
-    const records = new Map<string, NodeRecord>((await directory?.list())?.map((r) => [r.id, r]) ?? []);
+    let view: View;
+    let records: Map<string, NodeRecord>;
+    try {
+      view = (await views.read())?.view ?? { epoch: 0, members: [], table: null };
+      records = new Map<string, NodeRecord>((await directory?.list())?.map((r) => [r.id, r]) ?? []);
+    } catch (error) {
+      // Connected, yet the buckets do not answer: the JetStream server holding them is down or
+      // has no quorum (on nats-server < 2.9.21 the view has one replica, on one server).
+      const why = error instanceof Error ? error.message : String(error);
+      throw new ConfigError(`connected to NATS, but cluster "${cluster}"'s view and node records did not answer (${why}): a NATS server holding them may be down, or its JetStream has no quorum; nodes keep serving meanwhile. Try again once every NATS server is back (each one's /healthz answers ok).`);
+    }
     const workers = view.members.filter((m) => m.roles.includes("worker"));
     const table = tableOfView(view);
     const now = Date.now();

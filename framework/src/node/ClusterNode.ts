@@ -238,8 +238,13 @@ export class ClusterNode extends BerthNode {
     // A node may start before NATS does: it waits for a server, saying why it cannot connect.
     const nc = await connectNats({ ...options.nats, name: options.nats.name ?? `berth:${cluster}:${id}` }, { waitForServers: { log: tmpLog } });
     try {
-      const views = await NatsViewStore.open(nc, cluster, tmpLog);
-      const directory = await NatsDirectory.open(nc, cluster, tmpLog);
+      const [views, directory] = await Promise.all([NatsViewStore.open(nc, cluster, tmpLog), NatsDirectory.open(nc, cluster, tmpLog)]).catch((error: unknown) => {
+        // Berth keeps the view, the node records and the event log in JetStream.
+        if (error instanceof Error && /jetstream (is )?not enabled|JetStreamNotEnabled/i.test(error.message)) {
+          throw new ConfigError(`JetStream is not enabled on the NATS server at ${nc.getServer()}: Berth keeps its cluster view, node records and event log in JetStream. Start nats-server with -js (or add a jetstream {} block to its config).`);
+        }
+        throw error;
+      });
       const node = new ClusterNode({ ...options, logger: tmpLog }, { nc, cluster, views, directory, id });
       if (options.eventLog !== false && node.isWorker) {
         try {
