@@ -15,7 +15,7 @@ import { readStatus, type ClusterStatus } from "./statusCommand.js";
 const BIN = fileURLToPath(new URL("../../bin/berth.js", import.meta.url));
 
 /** A node process run by `berth dev`. */
-interface DevNode {
+export interface DevNode {
   readonly id: string;
   readonly log: string;
   child: ChildProcess;
@@ -158,7 +158,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   say(`  status: npx berth status   (from this folder; NATS URLs are in ${DEV_STATE_FILE})`);
   say("press Ctrl-C to stop everything");
   say("");
-  await liveStatus(urls, opts.cluster, auth, nodes, () => stopping);
+  await liveStatus(urls, opts.cluster, auth, nodes, servers, () => stopping);
 }
 
 function startNode(id: string, log: string, opts: DevOptions, urls: string[], args: string[], env: NodeJS.ProcessEnv, onExit: (node: DevNode) => void): DevNode {
@@ -191,19 +191,19 @@ async function waitForLine(file: string, needle: string, node: DevNode, timeoutM
 }
 
 /** One line per node, refreshed in place on a terminal (every 10 s on a pipe). */
-async function liveStatus(urls: string[], cluster: string, auth: NatsAuth, nodes: DevNode[], stopping: () => boolean): Promise<never> {
+async function liveStatus(urls: string[], cluster: string, auth: NatsAuth, nodes: DevNode[], servers: readonly NatsServerHandle[], stopping: () => boolean): Promise<never> {
   const tty = process.stdout.isTTY === true;
   let lines = 0;
   let lastPrinted = 0;
   for (;;) {
     if (stopping()) await new Promise<never>(() => undefined);
-    let status: ClusterStatus | null = null;
+    let status: ClusterStatus | string;
     try {
       status = await readStatus(urls, cluster, auth);
-    } catch {
-      status = null;
+    } catch (error) {
+      status = error instanceof Error ? error.message : String(error);
     }
-    const text = renderStatus(status, nodes);
+    const text = renderStatus(status, nodes, servers);
     if (tty) {
       // Lines said since the last refresh (a node's exit) stay: the refresh goes below them.
       if (lines > 0 && !saidSinceRefresh) process.stdout.write(`\x1b[${lines}A\x1b[J`);
@@ -218,10 +218,12 @@ async function liveStatus(urls: string[], cluster: string, auth: NatsAuth, nodes
   }
 }
 
-function renderStatus(status: ClusterStatus | null, nodes: DevNode[]): string[] {
+/** The live status lines: the nodes, and any NATS server this `berth dev` started that is not running; or why the status could not be read. */
+export function renderStatus(status: ClusterStatus | string, nodes: DevNode[], servers: readonly NatsServerHandle[]): string[] {
   const time = new Date().toISOString().slice(11, 19);
-  if (status === null) return [`${time} status unavailable (NATS not reachable?)`];
-  const out = [`${time} epoch ${status.epoch}`];
+  const down = servers.filter((s) => !s.running).map((s) => `  NATS ${s.name} (${s.url}) is not running; the nodes use the other servers`);
+  if (typeof status === "string") return [`${time} status unavailable: ${status}`, ...down];
+  const out = [`${time} epoch ${status.epoch}`, ...down];
   for (const n of nodes) {
     const m = status.members.find((x) => x.id === n.id);
     const proc = n.exitCode === null ? `pid ${n.child.pid}` : `${n.ended ?? `exited (${n.exitCode})`}, see ${n.log}`;
