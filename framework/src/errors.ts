@@ -28,7 +28,7 @@ export class UnknownActorTypeError extends BerthError {
     super(
       UnknownActorTypeError.code,
       `unknown actor type "${actorType}"; known types: ${known.length ? known.join(", ") : "(none)"} — ` +
-        `pass the definition in createNode({ actors: [...] }) on every worker node`,
+        `every worker node needs its definition: in createNode({ actors: [...] }), or in the \`actors\` your app module exports (berth node)`,
     );
     this.name = "UnknownActorTypeError";
   }

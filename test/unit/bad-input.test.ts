@@ -1,5 +1,5 @@
 import test from "ava";
-import { ArityError, ConfigError, defineActor, NotSerializableError, SelfCallError, UnknownActorTypeError, UnknownHandlerError } from "berth";
+import { ArityError, callByName, ConfigError, defineActor, NotSerializableError, SelfCallError, UnknownActorTypeError, UnknownHandlerError } from "berth";
 import { createTestNode } from "berth/testing";
 
 const Counter = defineActor("counter", {
@@ -47,6 +47,18 @@ test("an unknown handler is refused, listing the real ones", async (t) => {
   const e = await t.throwsAsync(node.dispatch("counter", "c", "remove", [], 0), { instanceOf: UnknownHandlerError });
   t.regex(e.message, /actor "counter" has no handler "remove"; its handlers are: add, addWithDefault, addAll, callSelf, get/);
   t.is(await c.get(), 5);
+  await node.stop();
+});
+
+test("callByName: a handler chosen at run time; an unknown name is UnknownHandlerError, not a TypeError", async (t) => {
+  const { node, c } = await setup();
+  t.is(await callByName(c, "add", 2), 7);
+  t.is(await callByName(c, "get"), 7);
+  const e = await t.throwsAsync(callByName(c, "remove", 1), { instanceOf: UnknownHandlerError });
+  t.regex(e.message, /actor "counter" has no handler "remove"; its handlers are: add/);
+  await t.throwsAsync(callByName(c, "add"), { instanceOf: ArityError });
+  await t.throwsAsync(callByName({}, "add", 1), { instanceOf: TypeError, message: /needs an actor reference/ });
+  t.is(await c.get(), 7);
   await node.stop();
 });
 

@@ -62,3 +62,19 @@ export function refTarget(ref: object): { type: string; id: string } {
   if (r[TYPE] === undefined || r[ID] === undefined) throw new TypeError("not an actor reference");
   return { type: r[TYPE].name, id: r[ID] };
 }
+
+/**
+ * Calls a handler or query of the actor `ref` points at by its name, for callers that pick it
+ * at run time (a route such as `/api/:handler`). Rejects with `UnknownHandlerError`, listing
+ * the actor's handlers, when it has none of that name; otherwise it is `ref[method](...args)`.
+ * @example
+ * ```ts
+ * const result = await callByName(node.ref(Todo, id), req.params.handler, ...req.body.args);
+ * ```
+ */
+export function callByName(ref: object, method: string, ...args: unknown[]): Promise<unknown> {
+  const r = ref as Partial<RefFields>;
+  if (r[SINK] === undefined || r[TYPE] === undefined || r[ID] === undefined) return Promise.reject(new TypeError("callByName needs an actor reference (node.ref(Type, id) or ctx.ref(Type, id))"));
+  if (typeof method !== "string") return Promise.reject(new TypeError(`callByName needs a handler name; got ${typeof method}`));
+  return r[SINK].call(r[TYPE], r[ID], method, args, r[CALLER]);
+}
