@@ -5,7 +5,9 @@ import { InMemoryDirectory, InMemoryViewStore } from "../../framework/src/member
 import { InProcessNetwork } from "../../framework/src/transport/InProcessTransport.js";
 import type { ViewStore } from "../../framework/src/membership/types.js";
 import type { Transport } from "../../framework/src/transport/types.js";
-import { ConfigError } from "berth";
+import { ConfigError, MalformedMessageError } from "berth";
+import { computeTable, encodeTable } from "../../framework/src/placement/index.js";
+import { decodeHeartbeat, decodeView, encodeJson, MAX_EPOCH } from "../../framework/src/membership/codec.js";
 import { FakeClock } from "berth/testing";
 
 const log = createLogger({ level: "silent" });
@@ -169,6 +171,32 @@ test("two processes with one id that both got in (neither heard the other first)
   t.is(a.current.members.find((m) => m.id === "b")?.incarnation, "b-2");
   a.stop();
   twin.stop();
+});
+
+test("a stored view with another partition count is not applied (its partitions would be out of range): the members keep the last good one and repair it", async (t) => {
+  const { members, clock, views } = await cluster(["a", "b"]);
+  const [a, b] = members as [Membership, Membership];
+  const good = a.current;
+  const current = await views.read();
+  const workers = good.members.map((m) => ({ id: m.id, capacity: 1 }));
+  const forged = { ...good, epoch: good.epoch + 1, table: encodeTable(computeTable({ epoch: good.epoch + 1, members: workers }, { partitions: 2, backups: 1 })) };
+  t.truthy(await views.swap(forged, current?.revision ?? null));
+  await clock.advance(2_000);
+  t.is(a.table?.partitions, 64, "a kept a table of the cluster's partition count");
+  t.is(b.table?.partitions, 64);
+  const repaired = await views.read();
+  t.true((repaired?.revision ?? 0) > (current?.revision ?? 0) + 1, "the view was written again");
+  t.is(repaired?.view?.table?.partitions, 64, "with 64 partitions");
+  t.true(a.leaseValid() && b.leaseValid());
+  a.stop();
+  b.stop();
+});
+
+test("view and heartbeat epochs are bounded, so that the next epoch can always be proposed", (t) => {
+  const view = { epoch: MAX_EPOCH + 1, members: [], table: null };
+  t.throws(() => decodeView(encodeJson(view)), { instanceOf: MalformedMessageError, message: /epoch/ });
+  t.is(decodeView(encodeJson({ ...view, epoch: MAX_EPOCH })).epoch, MAX_EPOCH);
+  t.throws(() => decodeHeartbeat(encodeJson({ id: "a", incarnation: "a-1", epoch: Number.MAX_SAFE_INTEGER, state: "up" })), { instanceOf: MalformedMessageError });
 });
 
 test("a cut-off member stops serving (lease) before the others remove it, then rejoins when healed", async (t) => {

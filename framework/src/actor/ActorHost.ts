@@ -362,6 +362,7 @@ export class ActorHost {
 
   private async startActivation(slot: TypeSlot, act: Activation): Promise<boolean> {
     const { type, id } = act;
+    let taken: PassiveEntry | undefined;
     try {
       const passive = slot.passive.get(id);
       let record: ActorRecord | undefined;
@@ -371,6 +372,7 @@ export class ActorHost {
         // replaced by a fresh actor.
         record = checkRecord(parse(passive.data));
         slot.passive.delete(id);
+        taken = passive; // put back if the activation fails
       } else {
         record = await this.hooks.loadRecord?.(type, id);
         if (record !== undefined) this.registerTimers(type.name, id, record.timers);
@@ -396,6 +398,8 @@ export class ActorHost {
         cause instanceof BerthError ? cause : new ActivationError(type.name, id, cause instanceof Error ? cause.message : String(cause), { cause });
       this.log.error({ err: cause, actor: type.name, id }, "activation failed");
       this.unlink(act, slot);
+      // The record it was loading stays (its calls keep failing): never replaced by a fresh actor.
+      if (taken !== undefined && slot.passive.get(id) === undefined) slot.passive.set(id, taken);
       act.status = Status.Gone;
       act.failure = error;
       for (const c of act.takeQueue()) c.reject(error);

@@ -88,7 +88,16 @@ export function checkRecord(value: unknown): ActorRecord {
     }
   }
   if (typeof r.timerSeq !== "number" || typeof r.lastUsed !== "number") throw new MalformedMessageError("actor record counters are invalid");
-  if (r.calls !== undefined && !Array.isArray(r.calls)) throw new MalformedMessageError("actor record calls must be a list");
+  if (r.calls !== undefined) {
+    if (!Array.isArray(r.calls)) throw new MalformedMessageError("actor record calls must be a list");
+    for (const c of r.calls as unknown[]) {
+      const cc = c as Record<string, unknown> | null;
+      if (typeof cc !== "object" || cc === null || typeof cc.id !== "string" || cc.id.length === 0 || cc.id.length > 256 || typeof cc.at !== "number" || !Number.isFinite(cc.at) || typeof cc.ok !== "boolean") {
+        throw new MalformedMessageError("actor record has a malformed call outcome");
+      }
+    }
+  }
+  if (r.seq !== undefined && !Number.isSafeInteger(r.seq)) throw new MalformedMessageError("actor record seq must be an integer");
   if (r.callsForgotten !== undefined && (typeof r.callsForgotten !== "number" || !Number.isFinite(r.callsForgotten))) throw new MalformedMessageError("actor record callsForgotten must be a number");
   return value as ActorRecord;
 }

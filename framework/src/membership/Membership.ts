@@ -100,6 +100,8 @@ export class Membership {
   private leaseWasValid = false;
   private proposing: Promise<void> | null = null;
   private proposeAgain = false;
+  /** The view read in flight (reconcile), shared by everyone who asks meanwhile. */
+  private reconciling: Promise<void> | null = null;
   /** Set once `start` has checked that no live process uses this node's id: no proposal before. */
   private mayPropose = false;
   /** Whether the last proposal failed (the view store did not answer): it is retried at every reconcile. */
@@ -199,14 +201,16 @@ export class Membership {
     this.lifecycle.send({ type: "CONNECTED" });
     this.heartbeat();
     const stored = await views.read();
-    await this.checkTwin(stored?.view ?? null); // before applying it: that proposes this node
-    this.mayPropose = true;
-    this.applyStored(stored);
-    const existing = this.viewTable?.partitions;
+    // Before applying the view (that proposes this node, and repairs a view of another
+    // partition count): a node configured otherwise than its cluster must not join it.
+    const existing = partitionsOf(stored?.view ?? null);
     if (existing !== undefined && existing !== this.options.placement.partitions) {
       this.stop();
       throw new ConfigError(`this cluster uses ${existing} partitions but this node is configured with ${this.options.placement.partitions}; the partition count is a cluster-wide constant`);
     }
+    await this.checkTwin(stored?.view ?? null);
+    this.mayPropose = true;
+    this.applyStored(stored);
     this.stops.push(views.watch((stored) => this.applyStored(stored)));
     this.every(this.timing.reconcileMs, () => void this.reconcile());
     this.every(this.timing.heartbeatMs, () => this.heartbeat());
@@ -289,15 +293,22 @@ export class Membership {
    * proposal that failed (the store's server was down) is retried here, even if no one else
    * changed the view meanwhile.
    */
-  async reconcile(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      this.applyStored(await this.options.views.read());
-    } catch (err) {
-      this.options.log.debug({ err }, "view reconcile failed");
-      return;
-    }
-    await this.propose();
+  reconcile(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    // One read at a time: every message claiming a newer epoch asks for one (a forged flood of
+    // them costs one read in flight, not one per message).
+    this.reconciling ??= (async () => {
+      try {
+        this.applyStored(await this.options.views.read());
+      } catch (err) {
+        this.options.log.debug({ err }, "view reconcile failed");
+        return;
+      }
+      await this.propose();
+    })().finally(() => {
+      this.reconciling = null;
+    });
+    return this.reconciling;
   }
 
   // ---- heartbeats and the lease ----
@@ -381,6 +392,14 @@ export class Membership {
       table = tableOfView(stored.view);
     } catch (err) {
       this.options.log.warn({ err, revision: stored.revision }, "the stored view's table does not fit its members; keeping the last good view until it is repaired");
+      this.unreadable = true;
+      void this.propose();
+      return;
+    }
+    if (table !== null && table.partitions !== this.options.placement.partitions) {
+      // Not a view any member wrote (start() refuses a node configured otherwise): serving it
+      // would put partitions out of range. Repaired like an unreadable one.
+      this.options.log.warn({ revision: stored.revision, partitions: table.partitions, expected: this.options.placement.partitions }, "the stored view's table has another partition count than this cluster; keeping the last good view until it is repaired");
       this.unreadable = true;
       void this.propose();
       return;
@@ -608,5 +627,15 @@ export class Membership {
       });
       if (!cond()) await this.propose();
     }
+  }
+}
+
+/** The partition count of a view's table; undefined without one, or when it does not decode. */
+function partitionsOf(view: View | null): number | undefined {
+  if (view === null) return undefined;
+  try {
+    return tableOfView(view)?.partitions;
+  } catch {
+    return undefined;
   }
 }

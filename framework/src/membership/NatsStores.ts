@@ -121,6 +121,9 @@ export class NatsViewStore implements ViewStore {
           });
           if (!stopped && stored !== null) onChange(stored);
         } while (again && !stopped);
+      } catch (err) {
+        // A listener's failure must not end the process as an unhandled rejection (it is a bug; the next change or reconcile tries again).
+        this.log.error({ err }, "applying a view change failed");
       } finally {
         reading = false;
       }

@@ -12,6 +12,12 @@ const LIMIT = 256 * 1024;
 const ROLES: readonly Role[] = ["worker", "gateway"];
 const STATES: readonly NodeState[] = ["starting", "joining", "up", "leaving", "down"];
 const MAX_MEMBERS = 1024;
+/**
+ * The highest view epoch accepted: far above any real cluster's (one per membership change),
+ * far enough below `MAX_SAFE_INTEGER` that the next epoch can always be proposed. A view
+ * claiming more is unreadable (and repaired), a heartbeat claiming more is malformed.
+ */
+export const MAX_EPOCH = 2 ** 40;
 const encoder = new TextEncoder();
 
 export function encodeJson(value: object): Uint8Array {
@@ -43,7 +49,7 @@ export function decodeView(bytes: Uint8Array): View {
   const ids = new Set(parsed.map((m) => m.id));
   if (ids.size !== parsed.length) throw new MalformedMessageError("view.members has duplicate ids");
   const view: View = {
-    epoch: num(o, "epoch", 0, Number.MAX_SAFE_INTEGER, "view"),
+    epoch: num(o, "epoch", 0, MAX_EPOCH, "view"),
     members: sortMembers(parsed),
     table: o.table === null || o.table === undefined ? null : (o.table as EncodedTable),
   };
@@ -107,7 +113,7 @@ export function decodeHeartbeat(bytes: Uint8Array): Heartbeat {
   return {
     id: str(o, "id", 128, "heartbeat"),
     incarnation: str(o, "incarnation", 64, "heartbeat"),
-    epoch: num(o, "epoch", 0, Number.MAX_SAFE_INTEGER, "heartbeat"),
+    epoch: num(o, "epoch", 0, MAX_EPOCH, "heartbeat"),
     state: state as NodeState,
   };
 }
