@@ -7,6 +7,13 @@ import { uniqueCluster } from "../helpers/nats.js";
 import { natsForFile } from "../helpers/natsForFile.js";
 import { killAllNodes, spawnNode, waitFor } from "../helpers/nodeProcess.js";
 import { exactlyOnce, inProcessNodes, tableOf } from "../helpers/cluster.js";
+import { encodeItem } from "../../framework/src/replication/itemWire.js";
+import type { ReplItem } from "../../framework/src/replication/items.js";
+
+/** A replication control frame ("X3": a packed head, then encoded items). */
+function x3(head: string, item: ReplItem): Uint8Array {
+  return new TextEncoder().encode(`X3${head.length + 1}:j${head}${encodeItem(item).map((w) => w.text).join("")}`);
+}
 
 const APP = "test/fixtures/log-app";
 const nats = natsForFile("single");
@@ -106,6 +113,9 @@ test.serial("malformed traffic on every cluster subject is survived, counted, an
     new TextEncoder().encode('X35:j{"op'),
     new TextEncoder().encode(`X3${'j{"op":"repl","e":1,"from":"a"}'.length}:j{"op":"repl","e":1,"from":"a"}d3:1:log1:k1:5:1:z`),
     new TextEncoder().encode('X2s{"json":{"op":"pull"},"meta":{"values":{"op":["class","Evil"]}}}'),
+    // Well-formed items, but of a partition the cluster does not have, or under an epoch that is not a number of views.
+    x3('{"op":"repl","e":1,"from":"a"}', { k: "d", p: 5_000, t: "log", i: "k", s: 1, d: [], lu: 1 }),
+    x3('{"op":"repl","e":1e999,"from":"a"}', { k: "x", p: 1, t: "log", i: "k", s: 1 }),
   ];
   const subjects = [`berth.${cluster}.rpc.a`, `berth.${cluster}.rpc.n0`, `berth.${cluster}.rpc.n1`, `berth.${cluster}.t.hb`, `berth.${cluster}.t.view`, `berth.${cluster}.other`, `$KV.berth_${cluster}_view.view`, `$KV.berth_${cluster}_nodes.a`];
   const replies: Promise<unknown>[] = [];
@@ -123,8 +133,10 @@ test.serial("malformed traffic on every cluster subject is survived, counted, an
   t.is(unanswered, 2 * 3, "only the two bad batch frames (sent to three nodes) went unanswered");
   const isErrorReply = (x: string): boolean => x.startsWith("R1e") || (x.startsWith("Y2") && x.includes('"ok":false'));
   t.true(answers.filter((x) => x !== "no reply").every(isErrorReply), `every other malformed request got an error reply: ${answers.find((x) => x !== "no reply" && !isErrorReply(x))}`);
-  t.is(answers.filter((x) => x.startsWith("Y2")).length, 7 * 3, "each malformed control frame got a control error reply from each of the three nodes");
+  t.is(answers.filter((x) => x.startsWith("Y2")).length, 9 * 3, "each malformed control frame got a control error reply from each of the three nodes");
   t.true(answers.some((x) => x.includes("malformed-message")));
+  t.is(answers.filter((x) => x.includes("replication item of partition 5000; this cluster has 1024")).length, 3, "an item of a partition out of range is refused as malformed");
+  t.is(answers.filter((x) => x.includes("replication epoch must be an integer")).length, 3, "so is an epoch that is not a view count");
   t.true(answers.some((x) => x.includes("arity") || x.includes("unknown")), `a well-formed call with wrong arguments was refused by the actor layer: ${answers.filter((x) => !x.includes("malformed-message")).join(" | ").slice(0, 3000)}`);
 
   // The cluster keeps serving, with correct results, on the same members.

@@ -1,7 +1,7 @@
 import test from "ava";
-import { BackupStore } from "../../framework/src/replication/BackupStore.js";
-import type { ReplItem } from "../../framework/src/replication/items.js";
-import { decodeItems, encodeItem } from "../../framework/src/replication/itemWire.js";
+import { BackupStore, MAX_OPEN_CHARS } from "../../framework/src/replication/BackupStore.js";
+import { MAX_PIECES, type ReplItem } from "../../framework/src/replication/items.js";
+import { decodeItems, encodeItem, PIECE_CHARS } from "../../framework/src/replication/itemWire.js";
 
 const record = (n: number, seq: number) => ({ state: { n }, timers: [], timerSeq: 0, lastUsed: 1, seq });
 const full = (seq: number, n: number): ReplItem => ({ k: "f", p: 3, t: "c", i: "a", s: seq, r: record(n, seq) });
@@ -125,4 +125,24 @@ test("malformed delta items are refused with MalformedMessageError, naming the f
   for (const [bad, message] of bads) t.throws(() => decodeItems(bad), { name: "MalformedMessageError", message }, bad);
   t.throws(() => decodeItems(["d", 3]), { name: "MalformedMessageError" }, "not a frame string");
   t.throws(() => decodeItems(good.repeat(10_001)), { name: "MalformedMessageError", message: /at most 10000 items/ });
+});
+
+test("pieces of items that never finish are bounded in characters: the oldest unfinished ones go, and their owners are asked for them in full", (t) => {
+  const store = new BackupStore();
+  const chunk = "x".repeat(PIECE_CHARS); // one string shared by every piece: the bound counts characters, the test holds little
+  const n = MAX_PIECES;
+  const perItem = 300;
+  const needs: string[] = [];
+  for (const id of ["a0", "a1", "a2", "a3"]) {
+    for (let x = 0; x < perItem; x++) {
+      const reply = store.apply([{ k: "fp", p: 1, t: "log", i: id, s: 1, x, n, d: chunk }]);
+      needs.push(...reply.needFull);
+      t.true(store.piecesChars <= MAX_OPEN_CHARS, `held ${store.piecesChars} characters after ${id} piece ${x}`);
+    }
+  }
+  t.true(store.piecesChars > 0);
+  // a0 was the oldest: its pieces went; its next piece asks for the actor in full.
+  const next = store.apply([{ k: "fp", p: 1, t: "log", i: "a0", s: 1, x: perItem, n, d: chunk }]);
+  t.deepEqual(next.needFull, ["log/a0"]);
+  t.deepEqual(needs, [], "nothing was asked for while the pieces still arrived in order");
 });

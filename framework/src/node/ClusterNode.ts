@@ -5,6 +5,7 @@ import type { Activation } from "../actor/Activation.js";
 import { makeCallId } from "../actor/callIds.js";
 import type { ActorType } from "../actor/defineActor.js";
 import type { HostHooks } from "../actor/ActorHost.js";
+import { MAX_EPOCH } from "../membership/codec.js";
 import { ConfigError, DeadlineExceededError, MalformedMessageError, NodeStoppedError, NodeUnreachableError, NotOwnerError, ReplicationError, SelfCallError } from "../errors.js";
 import { PartitionManager, type MoveStats } from "../migration/PartitionManager.js";
 import { BackupStore } from "../replication/BackupStore.js";
@@ -537,7 +538,9 @@ export class ClusterNode extends BerthNode {
   /** Applies replicated deltas to this node's hot backup copies, from current members only. */
   private async onReplicate(msg: ControlMessage): Promise<unknown> {
     if (typeof msg.from !== "string" || typeof msg.e !== "number") throw new MalformedMessageError("replication needs from and e");
+    if (!Number.isSafeInteger(msg.e) || msg.e < 0 || msg.e > MAX_EPOCH) throw new MalformedMessageError(`replication epoch must be an integer from 0 to ${MAX_EPOCH}`);
     const items = decodeItems(msg.items);
+    for (const it of items) if (it.p >= this.partitions) throw new MalformedMessageError(`replication item of partition ${it.p}; this cluster has ${this.partitions}`);
     if (msg.e > this.view.epoch) await this.membership.reconcile();
     // A node declared down (failover) is no longer a member: its late writes are refused here,
     // so it can never collect the acknowledgements it would need to answer its callers.

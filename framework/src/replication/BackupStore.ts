@@ -2,8 +2,8 @@ import { keepOutcome } from "../actor/callIds.js";
 import type { ActorEntry, ActorRecord, CallOutcome, TimerRecord } from "../actor/record.js";
 import { applyDelta } from "../state/delta.js";
 import { copyValue } from "../state/walk.js";
-import { actorKey, type ReplItem, type ReplReply } from "./items.js";
-import { decodeItem } from "./itemWire.js";
+import { actorKey, MAX_PIECES, type ReplItem, type ReplReply } from "./items.js";
+import { decodeItem, PIECE_CHARS } from "./itemWire.js";
 import { detached } from "../transport/wire.js";
 
 interface Copy {
@@ -32,6 +32,12 @@ export interface CopyView {
 
 /** Items being joined from pieces at once (one per actor; the owner sends one at a time per backup). */
 const MAX_OPEN_ITEMS = 64;
+/**
+ * Characters held in pieces of unfinished items, all together: two items of the most pieces
+ * an item may have (`MAX_PIECES` × `PIECE_CHARS`). Beyond it the oldest unfinished items go
+ * (their owners resend them in full), so pieces that never finish cannot fill the heap.
+ */
+export const MAX_OPEN_CHARS = 2 * MAX_PIECES * PIECE_CHARS;
 
 /**
  * Hot copies of other nodes' actors, per partition: applied deltas, ready to take over
@@ -40,7 +46,9 @@ const MAX_OPEN_ITEMS = 64;
 export class BackupStore {
   private readonly parts = new Map<number, Map<string, Copy>>();
   /** Items arriving in pieces, by actor key: the pieces so far (they come in order). */
-  private readonly pieces = new Map<string, { readonly s: number; readonly n: number; readonly d: string[] }>();
+  private readonly pieces = new Map<string, { readonly s: number; readonly n: number; readonly d: string[]; chars: number }>();
+  /** Characters in `pieces`. */
+  private openChars = 0;
 
   /**
    * Adds a piece; returns the whole item once its last piece is in, else null. A piece out of
@@ -51,19 +59,31 @@ export class BackupStore {
     const key = actorKey(piece.t, piece.i);
     let open = this.pieces.get(key);
     if (piece.x === 0) {
-      open = { s: piece.s, n: piece.n, d: [] };
+      this.closePieces(key);
+      open = { s: piece.s, n: piece.n, d: [], chars: 0 };
       this.pieces.set(key, open);
-      if (this.pieces.size > MAX_OPEN_ITEMS) this.pieces.delete(this.pieces.keys().next().value as string);
+      if (this.pieces.size > MAX_OPEN_ITEMS) this.closePieces(this.pieces.keys().next().value as string);
     }
     if (open === undefined || open.s !== piece.s || open.n !== piece.n || open.d.length !== piece.x) {
       if (open !== undefined && open.s === piece.s && piece.x < open.d.length) return null; // a resent piece we hold
-      this.pieces.delete(key);
+      this.closePieces(key);
       needFull.push(key);
       return null;
     }
     open.d.push(piece.d);
+    open.chars += piece.d.length;
+    this.openChars += piece.d.length;
+    // The oldest unfinished items go first; this one, if it alone is too large, too.
+    for (const [k] of this.pieces) {
+      if (this.openChars <= MAX_OPEN_CHARS) break;
+      this.closePieces(k);
+      if (k === key) {
+        needFull.push(key);
+        return null;
+      }
+    }
     if (open.d.length < open.n) return null;
-    this.pieces.delete(key);
+    this.closePieces(key);
     try {
       const item = decodeItem(open.d.join(""));
       if (item.k === "fp" || item.t !== piece.t || item.i !== piece.i || item.s !== piece.s || item.p !== piece.p) throw new Error("pieces of another item");
@@ -72,6 +92,19 @@ export class BackupStore {
       needFull.push(key);
       return null;
     }
+  }
+
+  /** Forgets an unfinished item's pieces. */
+  private closePieces(key: string): void {
+    const open = this.pieces.get(key);
+    if (open === undefined) return;
+    this.openChars -= open.chars;
+    this.pieces.delete(key);
+  }
+
+  /** Characters held in pieces of unfinished items (bounded by `MAX_OPEN_CHARS`). */
+  get piecesChars(): number {
+    return this.openChars;
   }
 
   /**
