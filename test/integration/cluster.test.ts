@@ -139,6 +139,12 @@ test.serial("malformed traffic on every cluster subject is survived, counted, an
   t.is(answers.filter((x) => x.includes("replication epoch must be an integer")).length, 3, "so is an epoch that is not a view count");
   t.true(answers.some((x) => x.includes("arity") || x.includes("unknown")), `a well-formed call with wrong arguments was refused by the actor layer: ${answers.filter((x) => !x.includes("malformed-message")).join(" | ").slice(0, 3000)}`);
 
+  // A well-formed pull from a non-member gets nothing: no actors, no backup copies.
+  for (const subject of subjects.filter((x) => x.includes(".rpc."))) {
+    const reply = new TextDecoder().decode((await raw.request(subject, new TextEncoder().encode('X2j{"op":"pull","p":1,"e":1,"from":"nobody"}'), { timeout: 2_000 })).data);
+    t.regex(reply, /^Y2j\{"ok":true,"r":\{"status":"refused"\}\}$/, `${subject}: ${reply.slice(0, 200)}`);
+  }
+
   // The cluster keeps serving, with correct results, on the same members.
   await exactlyOnce(t, nodes, 20, 3);
   await waitFor(() => nodes.every((n) => n.view.members.length === 3 && n.view.epoch > epochBefore), 5_000, "the view to be repaired");

@@ -216,6 +216,8 @@ export class PartitionManager {
     if (msg.e > this.deps.view().epoch) await this.deps.reconcile();
     switch (msg.op) {
       case "pull":
+        // Actors and backup copies go to members only (every real puller is one).
+        if (!this.deps.view().members.some((m) => m.id === msg.from)) return { status: "refused" } satisfies PullReply;
         return this.onPull(p as number, msg.from, typeof msg.cursor === "number" ? msg.cursor : 0);
       case "done":
         return this.onDone(p as number, msg.from);
