@@ -1,3 +1,4 @@
+import { limitedLog } from "../node/logger.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { NotOwnerError } from "../errors.js";
 import type { BerthNode } from "../node/BerthNode.js";
@@ -113,6 +114,8 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
           node.log,
         );
   const counters = { local: 0, misdirected: 0, rejectedCookies: 0, outOfTouch: 0 };
+  // A misconfiguration, or a client faking the forwarding header: logged at most 10 a minute.
+  const unverifiedForward = limitedLog(node.log, "error", "forwarded request with a session cookie this node cannot verify; every node needs the same BERTH_SECRET");
   const nodeHeader = [H.node, node.id];
 
   const runLocal = (req: IncomingMessage, res: ServerResponse, id: string, isNew: boolean, ownerCheck: RequestSession["ownerCheck"]): void => {
@@ -149,7 +152,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     const fr = new FramedRequest(frame.method, `http://${hostOf(frame.headers)}${frame.url}`, frame.headers, frame.body);
     const id = cookies.fromHeader(fr.header("cookie"));
     if (id === null) {
-      node.log.error({ from: frame.from }, "forwarded request with a session cookie this node cannot verify; every node needs the same BERTH_SECRET");
+      unverifiedForward({ from: frame.from });
       return Promise.resolve(jsonParts(500, { error: "cluster misconfigured: nodes use different session secrets (BERTH_SECRET)" }));
     }
     return new Promise<ResponseParts>((resolve) =>
@@ -198,7 +201,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     if (id === null) {
       if (forwarded) {
         // The forwarder signed a cookie we cannot verify: the nodes' secrets differ.
-        node.log.error({ from: req.headers[H.forwardedBy] }, "forwarded request with a session cookie this node cannot verify; every node needs the same BERTH_SECRET");
+        unverifiedForward({ from: req.headers[H.forwardedBy] });
         sendJson(res, 500, { error: "cluster misconfigured: nodes use different session secrets (BERTH_SECRET)" });
         return;
       }

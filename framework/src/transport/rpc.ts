@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { limitedLog } from "../node/logger.js";
 import { DEFAULT_MAX_PAYLOAD, decodeCallReply, decodeCallRequest, encodeCallReply, encodeCallRequest, errorReply, type CallRequest } from "./wire.js";
 import type { Transport } from "./types.js";
 import { decodeControl, encodeControlError, encodeControlReply, isControlFrame, type ControlMessage } from "./control.js";
@@ -22,14 +23,17 @@ export function serveCalls(
   options: { maxPayload?: number; log: Logger; counters: RpcCounters; control?: (msg: ControlMessage) => Promise<unknown> },
 ): void {
   const limit = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+  // Anyone on the wire can send these: counted each, logged at most 10 a minute each.
+  const malformedCall = limitedLog(options.log, "warn", "malformed call rejected");
+  const malformedControl = limitedLog(options.log, "warn", "malformed control message rejected");
   transport.serve((bytes, respond) => {
-    if (options.control !== undefined && isControlFrame(bytes)) return serveControl(bytes, respond, options.control, limit, options);
+    if (options.control !== undefined && isControlFrame(bytes)) return serveControl(bytes, respond, options.control, limit, { counters: options.counters, malformed: malformedControl });
     let req: CallRequest;
     try {
       req = decodeCallRequest(bytes, limit);
     } catch (error) {
       options.counters.malformed++;
-      options.log.warn({ err: error, bytes: bytes.length }, "malformed call rejected");
+      malformedCall({ err: error, bytes: bytes.length });
       return respond(errorReply(error, limit));
     }
     options.counters.served++;
@@ -51,14 +55,14 @@ function serveControl(
   respond: (reply: Uint8Array) => void,
   handle: (msg: ControlMessage) => Promise<unknown>,
   limit: number,
-  options: { log: Logger; counters: RpcCounters },
+  options: { counters: RpcCounters; malformed: (fields: Record<string, unknown>) => void },
 ): void {
   let msg: ControlMessage;
   try {
     msg = decodeControl(bytes, limit);
   } catch (error) {
     options.counters.malformed++;
-    options.log.warn({ err: error, bytes: bytes.length }, "malformed control message rejected");
+    options.malformed({ err: error, bytes: bytes.length });
     return respond(encodeControlError(error, limit));
   }
   options.counters.control++;
