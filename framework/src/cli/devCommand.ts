@@ -128,6 +128,16 @@ async function runDev(opts: DevOptions): Promise<void> {
   };
   process.on("SIGINT", () => void stopAll(0));
   process.on("SIGTERM", () => void stopAll(0));
+  // Under `npm start`, a SIGTERM to npm ends npm and its shell but not this process: stop with
+  // them, or the whole cluster runs on, orphaned. (Run directly, berth dev outlives its shell.)
+  if (process.env.npm_lifecycle_event !== undefined) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid === parent || stopping) return;
+      say(`the process that started berth dev (pid ${parent}) is gone; stopping`);
+      void stopAll(0);
+    }, 500).unref();
+  }
 
   const launch = async (id: string, args: string[]): Promise<DevNode> => {
     const log = resolve(logs, `${id}.log`);
