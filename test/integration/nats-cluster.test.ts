@@ -61,3 +61,30 @@ test.serial("berth dev runs a cluster that berth status --json reports, and Ctrl
   t.true(out.includes("stopped"));
   for (const pid of [...pids, natsPid]) t.throws(() => process.kill(pid, 0), undefined, `process ${pid} is gone`);
 });
+
+test.serial("berth dev run by npm (npm_lifecycle_event set) stops everything when the shell that started it is killed", async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), "berth-dev-"));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  // As `npm start` runs it: a shell that does not exec the command (`; true` after it).
+  const shell = spawn("sh", ["-c", `"${process.execPath}" "${BIN}" dev --app "${resolve("test/fixtures/log-app")}" --nodes 1 --nats-servers 1; true`], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_lifecycle_event: "start" } });
+  let out = "";
+  shell.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  shell.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  await waitFor(() => out.includes("press Ctrl-C"), 30_000, `berth dev to start:\n${out}`);
+  const natsPid = Number(/NATS: +nats:\/\/\S+ \(pid (\d+)\)/.exec(out)?.[1]);
+  const nodePid = Number(/node-1: pid (\d+)/.exec(out)?.[1]);
+  t.true(natsPid > 0 && nodePid > 0, out);
+  t.teardown(() => {
+    for (const pid of [nodePid, natsPid]) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone, as it should be
+      }
+    }
+  });
+  shell.kill("SIGKILL");
+  await waitFor(() => out.includes("is gone; stopping") && out.includes("stopped"), 20_000, `berth dev to stop:\n${out}`);
+  await waitFor(() => [natsPid, nodePid].every((pid) => { try { process.kill(pid, 0); return false; } catch { return true; } }), 10_000, "its NATS server and node to be gone");
+  t.pass();
+});
