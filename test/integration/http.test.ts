@@ -228,6 +228,15 @@ test.serial("bad input gets 400/413/415 with an error message and leaves the car
   t.is(chunked, 413, "chunked body over the limit");
   t.is((await b.call("DELETE", `/api/cart/items/${"x".repeat(65)}`)).status, 400, "DELETE with an over-long sku");
   t.is((await b.call("GET", "/api/nothing-here")).status, 404);
+  // A path the app serves, with a method it does not take: 405 and the methods it does.
+  const wrong = await fetch(new URL("/api/cart/items", gateway.url), { method: "DELETE", headers: { cookie: b.cookie as string } });
+  t.is(wrong.status, 405);
+  t.is(wrong.headers.get("allow"), "POST, OPTIONS");
+  t.regex(((await wrong.json()) as { error: string }).error, /^DELETE is not allowed on \/api\/cart\/items; it takes POST, OPTIONS$/);
+  const options = await fetch(new URL("/api/cart", gateway.url), { method: "OPTIONS", headers: { cookie: b.cookie as string } });
+  t.is(options.status, 204);
+  t.is(options.headers.get("allow"), "GET, HEAD, OPTIONS");
+  t.is((await fetch(new URL("/api/cart/items/apple", gateway.url), { method: "PUT", headers: { cookie: b.cookie as string } })).headers.get("allow"), "DELETE, OPTIONS", "a path with a parameter");
   t.deepEqual((await b.cart()).body, before, "cart unchanged after every error");
 });
 

@@ -44,9 +44,32 @@ export function createRoutes(def: HttpDefinition, options: { nodeId: string; cal
     if (s.isNew && s.touched) c.header("set-cookie", cookies.setCookie(cookies.sign(s.id)), { append: true });
   });
   app.use(limitBody(def.bodyLimit));
-  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.notFound(async (c) => {
+    // A path the app serves, with another method: 405 and the methods it takes (OPTIONS: 204).
+    const allowed = await allowedMethods(c.req.path);
+    if (allowed.length === 0) return c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404);
+    const allow = [...allowed, ...(allowed.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", ");
+    if (c.req.method === "OPTIONS") return c.body(null, 204, { allow });
+    return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; it takes ${allow}` }, 405, { allow });
+  });
   app.onError((err, c) => errorResponse(err, c, requestInfo(c)?.session, log));
   def.setup(app);
+
+  // Which methods the app's routes take on a path: asked of a copy of its routes that only
+  // answers 204, built at the first miss (after `setup` registered them).
+  let probe: { readonly app: Hono; readonly methods: readonly string[] } | null = null;
+  const allowedMethods = async (path: string): Promise<string[]> => {
+    if (probe === null) {
+      const routes = app.routes.filter((r) => r.method !== "ALL");
+      const copy = new Hono();
+      for (const r of routes) copy.on(r.method, r.path, (c) => c.body(null, 204));
+      probe = { app: copy, methods: [...new Set(routes.map((r) => r.method))] };
+    }
+    const { app: copy, methods } = probe;
+    const out: string[] = [];
+    for (const method of methods) if ((await copy.request(path, { method })).status === 204) out.push(method);
+    return out;
+  };
 
   const listener = getRequestListener(app.fetch);
   return {
