@@ -230,15 +230,7 @@ export class Membership {
     const { self, clock } = this.options;
     if (view === null || !view.members.some((m) => m.id === self.id && m.incarnation !== self.incarnation)) return;
     const until = clock.now() + this.timing.suspectAfterMs;
-    while (!this.heardTwin() && clock.now() < until) {
-      await new Promise<void>((resolve) => {
-        const h = clock.setTimer(() => {
-          this.handles.delete(h);
-          resolve();
-        }, 25);
-        this.handles.add(h);
-      });
-    }
+    while (!this.heardTwin() && clock.now() < until) await this.sleep(25);
     if (!this.heardTwin()) return;
     const record = await this.options.directory.list().then(
       (rs) => rs.find((r) => r.id === self.id && r.incarnation !== self.incarnation),
@@ -618,15 +610,20 @@ export class Membership {
     while (!cond()) {
       if (this.stopped) throw new ConfigError(`membership stopped before it could ${what}`);
       if (clock.now() > deadline) throw new ConfigError(`could not ${what} within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const h = clock.setTimer(() => {
-          this.handles.delete(h);
-          resolve();
-        }, 20);
-        this.handles.add(h);
-      });
+      await this.sleep(20);
       if (!cond()) await this.propose();
     }
+  }
+
+  /** Waits `ms` on the membership's clock (fake in tests); `stop` clears the timer. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const h = this.options.clock.setTimer(() => {
+        this.handles.delete(h);
+        resolve();
+      }, ms);
+      this.handles.add(h);
+    });
   }
 }
 
