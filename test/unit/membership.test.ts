@@ -142,7 +142,7 @@ test("a node restarted after a crash takes its old place at once (its old proces
 });
 
 test("two processes with one id that both got in (neither heard the other first): the one whose place was taken stops instead of fighting back", async (t) => {
-  const { members, clock, make, net } = await cluster(["a", "b"]);
+  const { members, clock, make, net, directory } = await cluster(["a", "b"]);
   const [a, b] = members as [Membership, Membership];
   const conflicts: ConfigError[] = [];
   b.onConflict((e) => conflicts.push(e));
@@ -169,6 +169,8 @@ test("two processes with one id that both got in (neither heard the other first)
   await clock.advance(5_000);
   t.is(a.current.epoch, epoch, "no more view changes: no fight");
   t.is(a.current.members.find((m) => m.id === "b")?.incarnation, "b-2");
+  const record = (await directory.list()).find((r) => r.id === "b");
+  t.like(record, { incarnation: "b-2", state: "up" }, "the one that gave way wrote no record over the other's");
   a.stop();
   twin.stop();
 });
