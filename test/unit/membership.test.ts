@@ -15,6 +15,11 @@ const log = createLogger({ level: "silent" });
 /** When the view store itself refuses writes (its NATS server is down), for every node. */
 interface Outage {
   swaps: boolean;
+  /** Reads of the store so far, and a gate each read waits at (after taking its value). */
+  reads: number;
+  gate?: Promise<void>;
+  /** Change notices are not delivered (only reads see changes). */
+  muted?: boolean;
 }
 
 /** The shared view store as one node sees it: unreachable while the network cuts that node off. */
@@ -23,19 +28,25 @@ function storeFor(store: InMemoryViewStore, net: InProcessNetwork, id: string, o
     if (net.isIsolated(id)) throw new Error(`${id} cannot reach the view store`);
   };
   return {
-    read: async () => (check(), store.read()),
+    read: async () => {
+      check();
+      outage.reads++;
+      const value = await store.read();
+      await outage.gate;
+      return value;
+    },
     swap: async (next, expected) => {
       check();
       if (outage.swaps) throw new Error("the view store's server is down");
       return store.swap(next, expected);
     },
-    watch: (fn) => store.watch((v) => (net.isIsolated(id) ? undefined : fn(v))),
+    watch: (fn) => store.watch((v) => (net.isIsolated(id) || outage.muted ? undefined : fn(v))),
     close: () => store.close(),
   };
 }
 
 async function cluster(ids: string[]) {
-  const outage: Outage = { swaps: false };
+  const outage: Outage = { swaps: false, reads: 0 };
   const clock = new FakeClock();
   const net = new InProcessNetwork();
   const views = new InMemoryViewStore();
@@ -199,6 +210,27 @@ test("view and heartbeat epochs are bounded, so that the next epoch can always b
   t.throws(() => decodeView(encodeJson(view)), { instanceOf: MalformedMessageError, message: /epoch/ });
   t.is(decodeView(encodeJson({ ...view, epoch: MAX_EPOCH })).epoch, MAX_EPOCH);
   t.throws(() => decodeHeartbeat(encodeJson({ id: "a", incarnation: "a-1", epoch: Number.MAX_SAFE_INTEGER, state: "up" })), { instanceOf: MalformedMessageError });
+});
+
+test("reconciles asked for while one is in flight share one more read, which starts after it: a flood costs two reads, and no caller gets a view older than its request", async (t) => {
+  const { members, views, outage } = await cluster(["a", "b"]);
+  const [a, b] = members as [Membership, Membership];
+  outage.muted = true;
+  let open = (): void => undefined;
+  outage.gate = new Promise<void>((r) => (open = r));
+  const before = outage.reads;
+  const first = a.reconcile(); // its read takes the view as it is now
+  await new Promise((r) => setImmediate(r));
+  const current = await views.read();
+  const newer = { ...a.current, epoch: a.current.epoch + 1 };
+  t.truthy(await views.swap(newer, current?.revision ?? null));
+  const asked = Array.from({ length: 100 }, () => a.reconcile());
+  open();
+  await Promise.all([first, ...asked]);
+  t.is(outage.reads - before, 2, "one read in flight, one queued for the hundred that asked meanwhile");
+  t.is(a.current.epoch, newer.epoch, "the callers got the view written after the first read began");
+  a.stop();
+  b.stop();
 });
 
 test("a cut-off member stops serving (lease) before the others remove it, then rejoins when healed", async (t) => {

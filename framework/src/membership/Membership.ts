@@ -100,8 +100,9 @@ export class Membership {
   private leaseWasValid = false;
   private proposing: Promise<void> | null = null;
   private proposeAgain = false;
-  /** The view read in flight (reconcile), shared by everyone who asks meanwhile. */
+  /** The view read in flight (reconcile), and the one queued behind it for everyone who asked meanwhile. */
   private reconciling: Promise<void> | null = null;
+  private reconcileNext: Promise<void> | null = null;
   /** Set once `start` has checked that no live process uses this node's id: no proposal before. */
   private mayPropose = false;
   /** Whether the last proposal failed (the view store did not answer): it is retried at every reconcile. */
@@ -287,9 +288,17 @@ export class Membership {
    */
   reconcile(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    // One read at a time: every message claiming a newer epoch asks for one (a forged flood of
-    // them costs one read in flight, not one per message).
-    this.reconciling ??= (async () => {
+    // One read in flight, and at most one more queued behind it: every message claiming a newer
+    // epoch asks for one (a forged flood of them costs two reads, not one per message). The
+    // queued one starts after the read in flight, which may have missed what its callers ask for.
+    if (this.reconciling !== null) {
+      this.reconcileNext ??= this.reconciling.then(() => {
+        this.reconcileNext = null;
+        return this.reconcile();
+      });
+      return this.reconcileNext;
+    }
+    this.reconciling = (async () => {
       try {
         this.applyStored(await this.options.views.read());
       } catch (err) {
