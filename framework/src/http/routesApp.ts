@@ -47,7 +47,9 @@ export function createRoutes(def: HttpDefinition, options: { nodeId: string; cal
   app.notFound(async (c) => {
     // A path the app serves, with another method: 405 and the methods it takes (OPTIONS: 204).
     const allowed = await allowedMethods(c.req.path);
-    if (allowed.length === 0) return c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404);
+    // A method that matches but found nothing (a method-specific middleware on "*") is a plain miss.
+    const asked = c.req.method === "HEAD" ? "GET" : c.req.method;
+    if (allowed.length === 0 || allowed.includes(asked)) return c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404);
     const allow = [...allowed, ...(allowed.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", ");
     if (c.req.method === "OPTIONS") return c.body(null, 204, { allow });
     return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; it takes ${allow}` }, 405, { allow });
