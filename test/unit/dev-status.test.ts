@@ -20,3 +20,12 @@ test("when the status cannot be read it says why, instead of guessing", (t) => {
   t.regex(lines[0] ?? "", /status unavailable: connected to NATS, but the view did not answer$/);
   t.regex(lines[1] ?? "", /NATS n1 .* is not running/);
 });
+
+test("a node of the same id started by hand after berth dev's one was killed shows its own pid, not the dead child", (t) => {
+  const dead: DevNode = { ...node, exitCode: 137, ended: "killed by SIGKILL" };
+  const member = { id: "node-1", roles: ["worker"], state: "up", inView: true, pid: 777, host: "h", partitions: 512, actors: 3, moving: 0, moves: null, rates: null, updatedAgoMs: 100, protocol: 2 };
+  const lines = renderStatus({ cluster: "c", nats: [], epoch: 9, members: [member] } as unknown as Parameters<typeof renderStatus>[0], [dead], []);
+  t.regex(lines[1] ?? "", /node-1 +up .*pid 777 \(not started by berth dev; its own ended: killed by SIGKILL\)$/);
+  const gone = renderStatus({ cluster: "c", nats: [], epoch: 9, members: [] }, [dead], []);
+  t.regex(gone[1] ?? "", /killed by SIGKILL, see \/tmp\/node-1\.log$/, "with nothing of that id in the view, the child's end as before");
+});

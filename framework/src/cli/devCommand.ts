@@ -236,7 +236,9 @@ export function renderStatus(status: ClusterStatus | string, nodes: DevNode[], s
   const out = [`${time} epoch ${status.epoch}`, ...down];
   for (const n of nodes) {
     const m = status.members.find((x) => x.id === n.id);
-    const proc = n.exitCode === null ? `pid ${n.child.pid}` : `${n.ended ?? `exited (${n.exitCode})`}, see ${n.log}`;
+    // A node of this id run by hand after berth dev's one ended: show that one, not the dead child.
+    const other = n.exitCode !== null && m !== undefined && m.inView && m.pid !== null && m.pid !== n.child.pid;
+    const proc = n.exitCode === null ? `pid ${n.child.pid}` : other ? `pid ${m.pid} (not started by berth dev; its own ended: ${n.ended ?? `exited (${n.exitCode})`})` : `${n.ended ?? `exited (${n.exitCode})`}, see ${n.log}`;
     out.push(`  ${n.id.padEnd(8)} ${(m?.state ?? "-").padEnd(8)} partitions ${String(m?.partitions ?? 0).padStart(4)}  actors ${String(m?.actors ?? 0).padStart(6)}${m?.moving ? `  moving ${m.moving}` : ""}  ${n.http ?? ""}  ${proc}`);
   }
   return out;
