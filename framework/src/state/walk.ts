@@ -216,7 +216,7 @@ class Walk {
       this.stack.push(i);
       const v = this.commit(lv, pv);
       this.stack.pop();
-      if (same(v, pv)) continue;
+      if (Object.is(v, pv)) continue; // not `===`: a change from 0 to -0 is a change
       if (inPlace) this.writes.push(prev, i, v);
       else (out ??= prev.slice(0, m))[i] = v;
     }
@@ -282,7 +282,7 @@ class Walk {
         this.stack.pop();
       }
       if (present) shared++;
-      if (out === null && !same(v, before)) out = cloneFieldsUntil(old, src, key, proto);
+      if (out === null && !Object.is(v, before)) out = cloneFieldsUntil(old, src, key, proto);
       if (out !== null) out[key] = v;
     }
     // Keys present before but gone now.
@@ -314,7 +314,7 @@ class Walk {
       if (prev.has(k)) {
         const before = prev.get(k);
         c = this.commit(v, before);
-        if (!same(c, before)) changed = true;
+        if (!Object.is(c, before)) changed = true;
       } else {
         c = this.copy(v);
         this.emitSet(c);
@@ -340,14 +340,6 @@ class Walk {
 function isPrimitive(v: unknown): boolean {
   const t = typeof v;
   return t === "object" ? v === null : t !== "function" && t !== "symbol";
-}
-
-/**
- * Whether a committed value is the one it was: identical, and not 0 become -0 or back (which
- * `===` cannot tell apart: a change from 0 to -0 was recorded in the delta and lost in the state).
- */
-function same(a: unknown, b: unknown): boolean {
-  return a === b && (a !== 0 || Object.is(a, b));
 }
 
 /**
