@@ -143,7 +143,7 @@ export class Replicator {
   readonly stats: ReplicationStats = { deltas: 0, fullRecords: 0, bytes: 0, syncFailures: 0, underReplicated: 0, refusedItems: 0, logAppends: 0, logFailures: 0, lagMs: 0, logP50Ms: 0, logP99Ms: 0 };
   private readonly timer: NodeJS.Timeout;
   private closed = false;
-  /** Rejected when this node loses its lease (and replaced): a sync turn's gate stops waiting then. */
+  /** Rejected when this node loses its lease (and replaced): a sync turn waiting for the log stops waiting then. */
   private leaseGate = leaseGate();
 
   constructor(private readonly deps: ReplicatorDeps) {
@@ -190,7 +190,7 @@ export class Replicator {
     const eventLog = this.deps.eventLog();
     if (eventLog !== null && (plan.syncLog || plan.asyncLog)) {
       const append = this.appendToLog(eventLog, turn, key);
-      if (plan.syncLog) waits.push(append);
+      if (plan.syncLog) waits.push(this.untilLeaseLost(append));
       else append.catch(() => undefined);
     } else if (plan.syncLog) {
       waits.push(Promise.reject(new ReplicationError("the event log is not available on this node")));
@@ -202,19 +202,24 @@ export class Replicator {
 
   /**
    * What a sync turn's reply waits for: every wait, and this node's lease holding afterwards —
-   * then no successor can have taken over yet. Losing the lease meanwhile fails the turn at once:
-   * its acknowledgements could not be used any more.
+   * then no successor can have taken over yet.
    */
   private gate(waits: readonly Promise<void>[]): Promise<void> {
-    return Promise.race([Promise.all(waits), this.leaseGate.promise]).then(() => {
+    return Promise.all(waits).then(() => {
       if (!this.deps.leaseValid()) throw new ReplicationError(LEASE_LAPSED);
     });
   }
 
+  /** A log append a reply waits for, given up when the lease is lost (backup waiters are rejected by `leaseLost` itself). */
+  private untilLeaseLost(append: Promise<void>): Promise<void> {
+    return Promise.race([append, this.leaseGate.promise]);
+  }
+
   /**
    * This node lost its membership lease (out of touch with NATS, or paused): every sync turn still
-   * waiting fails now with `ReplicationError` instead of at its deadline. Its caller cannot tell
-   * whether the write took effect — as at the deadline — and retries with the same call id.
+   * waiting fails now with `ReplicationError` instead of at its deadline — its acknowledgements
+   * could not be used any more. Its caller cannot tell whether the write took effect (as at the
+   * deadline) and retries with the same call id.
    */
   leaseLost(): void {
     const error = new ReplicationError(LEASE_LAPSED);
@@ -257,7 +262,7 @@ export class Replicator {
       if (eventLog === null) waits.push(Promise.reject(new ReplicationError("the event log is not available on this node")));
       else if ((this.logState.get(key)?.acked ?? -1) < seq) {
         this.logState.delete(key); // a snapshot: the log holds the whole state at `seq` however earlier appends went
-        waits.push(this.appendToLog(eventLog, { act, handler: "retry", seq, call: undefined, delta: null, timersChanged: false, destroyed: false }, key));
+        waits.push(this.untilLeaseLost(this.appendToLog(eventLog, { act, handler: "retry", seq, call: undefined, delta: null, timersChanged: false, destroyed: false }, key)));
       }
     }
     return this.gate(waits);
