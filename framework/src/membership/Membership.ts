@@ -95,7 +95,7 @@ export class Membership {
   /** Called once if another process with this node's id takes its place in the view (this one then stops). */
   private readonly conflictListeners = new Set<(error: ConfigError) => void>();
   /** The last heartbeat heard from another process with this node's id: a twin (a misconfiguration). */
-  private twin: { incarnation: string; at: number; warned: boolean } | null = null;
+  private twin: { readonly incarnation: string; readonly at: number } | null = null;
   private lastRenewal = Number.NEGATIVE_INFINITY;
   private leaseWasValid = false;
   private proposing: Promise<void> | null = null;
@@ -352,10 +352,10 @@ export class Membership {
 
   /** A heartbeat with this node's id from another process. */
   private heardOwnId(incarnation: string): void {
-    const warned = this.twin?.incarnation === incarnation && this.twin.warned;
-    this.twin = { incarnation, at: this.options.clock.now(), warned: true };
+    const known = this.twin?.incarnation === incarnation;
+    this.twin = { incarnation, at: this.options.clock.now() };
     // The newcomer refuses to start when it hears this node (checkTwin); say so here too, once.
-    if (!warned && this.started && this.state === "up") this.options.log.error({ id: this.self.id, other: incarnation }, "another process uses this node's id; it must not join (give every node its own id)");
+    if (!known && this.started && this.state === "up") this.options.log.error({ id: this.self.id, other: incarnation }, "another process uses this node's id; it must not join (give every node its own id)");
   }
 
   private onHeartbeat(bytes: Uint8Array): void {

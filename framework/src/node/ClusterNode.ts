@@ -539,8 +539,7 @@ export class ClusterNode extends BerthNode {
   private async onReplicate(msg: ControlMessage): Promise<unknown> {
     if (typeof msg.from !== "string" || typeof msg.e !== "number") throw new MalformedMessageError("replication needs from and e");
     if (!Number.isSafeInteger(msg.e) || msg.e < 0 || msg.e > MAX_EPOCH) throw new MalformedMessageError(`replication epoch must be an integer from 0 to ${MAX_EPOCH}`);
-    const items = decodeItems(msg.items);
-    for (const it of items) if (it.p >= this.partitions) throw new MalformedMessageError(`replication item of partition ${it.p}; this cluster has ${this.partitions}`);
+    const items = decodeItems(msg.items, this.partitions);
     if (msg.e > this.view.epoch) await this.membership.reconcile();
     // A node declared down (failover) is no longer a member: its late writes are refused here,
     // so it can never collect the acknowledgements it would need to answer its callers.

@@ -58,6 +58,8 @@ export function batchBudget(maxPayload: number): number {
 }
 
 const MAX_ITEMS = 10_000;
+/** Partitions a cluster may have (a partition is a u16 on the wire). */
+const MAX_PARTITIONS = 65_536;
 const MAX_OPS = 100_000;
 const MAX_PATH = 64;
 /** Bounds of an item's own texts beside the call fields' (`LIMITS`): a path key, a packed value. */
@@ -69,14 +71,15 @@ const MAX_SEQ = Number.MAX_SAFE_INTEGER;
  * Decodes and validates the items of a replication message: the joined texts of `encodeItem`,
  * as they came off the wire. Throws `MalformedMessageError`, naming the field, for anything
  * else; nothing of a malformed batch is applied.
+ * @param partitions the cluster's partition count: an item of a partition beyond it is malformed
  */
-export function decodeItems(value: unknown): ReplItem[] {
+export function decodeItems(value: unknown, partitions = MAX_PARTITIONS): ReplItem[] {
   if (typeof value !== "string") throw new MalformedMessageError("replication items must be a frame string");
   const r = new FrameReader(value, 0, "replication item");
   const out: ReplItem[] = [];
   while (!r.done) {
     if (out.length >= MAX_ITEMS) throw new MalformedMessageError(`a replication message carries at most ${MAX_ITEMS} items`);
-    out.push(readItem(r));
+    out.push(readItem(r, partitions));
   }
   return out;
 }
@@ -122,9 +125,10 @@ function encodeOp(op: DeltaOp): string {
   }
 }
 
-function readItem(r: FrameReader): ReplItem {
+function readItem(r: FrameReader, partitions = MAX_PARTITIONS): ReplItem {
   const kind = r.char("kind");
-  const p = r.int(65535, "partition");
+  const p = r.int(MAX_PARTITIONS - 1, "partition");
+  if (p >= partitions) throw new MalformedMessageError(`replication item of partition ${p}; this cluster has ${partitions}`);
   const t = r.str(LIMITS.actorType, "actor type");
   const i = r.str(LIMITS.actorId, "actor id");
   const s = r.int(MAX_SEQ, "sequence");
