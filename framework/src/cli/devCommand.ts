@@ -236,12 +236,17 @@ export function renderStatus(status: ClusterStatus | string, nodes: DevNode[], s
   const out = [`${time} epoch ${status.epoch}`, ...down];
   for (const n of nodes) {
     const m = status.members.find((x) => x.id === n.id);
-    // A node of this id run by hand after berth dev's one ended: show that one, not the dead child.
-    const other = n.exitCode !== null && m !== undefined && m.inView && m.pid !== null && m.pid !== n.child.pid;
-    const proc = n.exitCode === null ? `pid ${n.child.pid}` : other ? `pid ${m.pid} (not started by berth dev; its own ended: ${n.ended ?? `exited (${n.exitCode})`})` : `${n.ended ?? `exited (${n.exitCode})`}, see ${n.log}`;
-    out.push(`  ${n.id.padEnd(8)} ${(m?.state ?? "-").padEnd(8)} partitions ${String(m?.partitions ?? 0).padStart(4)}  actors ${String(m?.actors ?? 0).padStart(6)}${m?.moving ? `  moving ${m.moving}` : ""}  ${n.http ?? ""}  ${proc}`);
+    out.push(`  ${n.id.padEnd(8)} ${(m?.state ?? "-").padEnd(8)} partitions ${String(m?.partitions ?? 0).padStart(4)}  actors ${String(m?.actors ?? 0).padStart(6)}${m?.moving ? `  moving ${m.moving}` : ""}  ${n.http ?? ""}  ${processText(n, m)}`);
   }
   return out;
+}
+
+/** Where a dev node's process is: its pid, how it ended, or the pid of one of its id started by hand since. */
+function processText(n: DevNode, m: ClusterStatus["members"][number] | undefined): string {
+  if (n.exitCode === null) return `pid ${n.child.pid}`;
+  const ended = n.ended ?? `exited (${n.exitCode})`;
+  if (m !== undefined && m.inView && m.pid !== null && m.pid !== n.child.pid) return `pid ${m.pid} (not started by berth dev; its own ended: ${ended})`;
+  return `${ended}, see ${n.log}`;
 }
 
 /** Whether `say` wrote since the live status was last drawn. */

@@ -33,11 +33,23 @@ export interface ForwardCounters {
 type Outcome = { readonly retry: false } | { readonly retry: true; readonly epoch?: number };
 /** One try at the owner: resolves once the response is committed to the client, or with a retry. */
 type Attempt = (owner: string, epoch: number) => Promise<Outcome>;
+/** What a forwarded POST (or other non-idempotent request) whose answer was lost logs and answers (502), by why it was lost. */
+const LOST = {
+  "owner-left": {
+    log: "node left the cluster during a request; its outcome is unknown",
+    error: "the node serving this session failed during the request; it may or may not have been applied — reload to check before trying again",
+  },
+  "out-of-touch": {
+    log: "this node lost touch with the cluster during a forwarded request; its outcome is unknown",
+    error: "this node lost touch with the cluster during the request; it may or may not have been applied — reload through another node to check before trying again",
+  },
+} as const;
+
 /** A request forwarded over NATS, waiting for its answer. */
 interface InFlight {
   readonly owner: string;
   /** The owner left the view, or this node lost touch with the cluster: give up on this answer. */
-  lost(why: "owner-left" | "out-of-touch"): void;
+  lost(why: keyof typeof LOST): void;
   lostTimer?: NodeJS.Timeout;
 }
 
@@ -193,13 +205,9 @@ export class Forwarder {
           if (settled) return;
           if (IDEMPOTENT.has(frame.method)) return settle({ retry: true }); // the retry loop answers 503 while out of touch
           this.counters.failed++;
-          if (why === "owner-left") {
-            this.log.warn({ target: owner, method: frame.method, path: frame.url }, "node left the cluster during a request; its outcome is unknown");
-            sendJson(res, 502, { error: "the node serving this session failed during the request; it may or may not have been applied — reload to check before trying again" });
-          } else {
-            this.log.warn({ target: owner, method: frame.method, path: frame.url }, "this node lost touch with the cluster during a forwarded request; its outcome is unknown");
-            sendJson(res, 502, { error: "this node lost touch with the cluster during the request; it may or may not have been applied — reload through another node to check before trying again" });
-          }
+          const { log, error } = LOST[why];
+          this.log.warn({ target: owner, method: frame.method, path: frame.url }, log);
+          sendJson(res, 502, { error });
           settle(DONE);
         },
       };

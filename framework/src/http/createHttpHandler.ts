@@ -1,7 +1,7 @@
-import { limitedLog } from "../node/logger.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { NotOwnerError } from "../errors.js";
 import type { BerthNode } from "../node/BerthNode.js";
+import { limitedLog } from "../node/logger.js";
 import { ClusterNode } from "../node/ClusterNode.js";
 import { toMillis, type Duration } from "../time/duration.js";
 import { HttpAppError } from "./errors.js";
