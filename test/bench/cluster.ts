@@ -270,20 +270,27 @@ async function writeRounds(gateway: ClusterNode, count: number, rounds: number, 
   return WRITE_TYPES.map(([name]) => {
     const rs = runs.get(name) ?? [];
     const ratios = rs.map((r, i) => r.opsPerSec / (none[i]?.opsPerSec ?? Number.NaN));
-    const over = rs.map((r, i) => r.p50ms - (none[i]?.p50ms ?? Number.NaN));
     return {
       name,
       nodes,
       rounds,
       writesPerSec: Math.round(median(rs.map((r) => r.opsPerSec))),
-      p50ms: round(median(rs.map((r) => r.p50ms)), 2),
-      p99ms: round(median(rs.map((r) => r.p99ms)), 2),
       ratioToNone: round(median(ratios), 3),
-      ratioRange: `${round(Math.min(...ratios), 3)}–${round(Math.max(...ratios), 3)}`,
-      p50OverNoneMs: round(median(over), 2),
-      p50OverNoneRange: `${round(Math.min(...over), 2)}–${round(Math.max(...over), 2)}`,
+      ratioRange: spread(ratios, 3),
+      ...latencyFigures(rs, none),
     };
   });
+}
+
+/** Median p50 and p99 over rounds, and each round's p50 over `write-none`'s in the same round: their median and spread. */
+function latencyFigures(rs: ReadonlyArray<{ p50ms: number; p99ms: number }>, none: ReadonlyArray<{ p50ms: number }>): Record<string, number | string> {
+  const over = rs.map((r, i) => r.p50ms - (none[i]?.p50ms ?? Number.NaN));
+  return { p50ms: round(median(rs.map((r) => r.p50ms)), 2), p99ms: round(median(rs.map((r) => r.p99ms)), 2), p50OverNoneMs: round(median(over), 2), p50OverNoneRange: spread(over, 2) };
+}
+
+/** `min–max` of round figures. */
+function spread(xs: readonly number[], digits: number): string {
+  return `${round(Math.min(...xs), digits)}–${round(Math.max(...xs), digits)}`;
 }
 
 /**
@@ -388,7 +395,7 @@ export const writeCost: Benchmark = {
  * and its p50 follows its throughput (Little's law): it measures cost, not the round trips a
  * policy adds. Here the same 3 `berth node` processes get an open loop at `perSecond` writes/s
  * — a quarter of what the weakest policy (`sync-log`) sustained with 64 in flight in earlier
- * runs — and latency is taken from when each write was due.
+ * runs — and each write's latency is taken from when it started.
  */
 export const writeLatency: Benchmark = {
   name: "write-latency",
@@ -397,31 +404,17 @@ export const writeLatency: Benchmark = {
     const seconds = quick ? 2 : 5;
     const rounds = quick ? 2 : 3;
     const p = await processBed(3);
-    let runs: Map<string, Array<{ p50: number; p99: number }>>;
+    let runs: Map<string, Array<{ p50ms: number; p99ms: number }>>;
     try {
       runs = await policyRounds(p.gateway, rounds, "l", async (write) => {
         await openLoop(perSecond, 1, write); // warm-up, not counted: the first second is slower (compiling, first copies on the backups)
         const lat = await openLoop(perSecond, seconds, write);
-        return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99) };
+        return { p50ms: quantile(lat, 0.5), p99ms: quantile(lat, 0.99) };
       });
     } finally {
       await p.close();
     }
     const none = runs.get("write-none") ?? [];
-    return WRITE_TYPES.map(([name]) => {
-      const rs = runs.get(name) ?? [];
-      const over = rs.map((r, i) => r.p50 - (none[i]?.p50 ?? Number.NaN));
-      return {
-        name: "write-latency",
-        policy: name,
-        nodes: "processes",
-        writesPerSec: perSecond,
-        rounds,
-        p50ms: round(median(rs.map((r) => r.p50)), 2),
-        p99ms: round(median(rs.map((r) => r.p99)), 2),
-        p50OverNoneMs: round(median(over), 2),
-        p50OverNoneRange: `${round(Math.min(...over), 2)}–${round(Math.max(...over), 2)}`,
-      };
-    });
+    return WRITE_TYPES.map(([name]) => ({ name: "write-latency", policy: name, nodes: "processes", writesPerSec: perSecond, rounds, ...latencyFigures(runs.get(name) ?? [], none) }));
   },
 };
