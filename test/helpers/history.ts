@@ -78,12 +78,15 @@ export class History {
  * Runs `concurrency` callers, each cycling through its share of `sessions` and appending
  * `<session>#<prefix><n>` with `write`, until `stop()` is called. `stop()` resolves once every
  * caller finished its write in flight. Give loads on the same sessions different prefixes.
+ * `pauseMs` paces the load: each caller waits that long after each write (long runs use it to
+ * keep the sessions' state from growing with the machine's speed).
  */
 export function startLoad(
   sessions: readonly string[],
   concurrency: number,
   write: (session: string, token: string) => Promise<unknown>,
   prefix = "",
+  pauseMs = 0,
 ): { readonly history: History; stop(): Promise<LoadStats> } {
   const history = new History();
   let running = true;
@@ -104,6 +107,7 @@ export function startLoad(
       } catch (error) {
         history.fail(session, token, error);
       }
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     }
   });
   return {
