@@ -1,5 +1,6 @@
 import test from "ava";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createNode, defineActor, sync, type ClusterNode } from "berth";
 import { readStatus } from "../../framework/src/cli/statusCommand.js";
 import { LogSyncBackup } from "../fixtures/log-app/app.js";
@@ -37,6 +38,9 @@ const Order = defineActor("order", {
 const nats = natsForFile("single");
 test.afterEach.always(() => killAllNodes());
 
+/** The metric names docs/guides/metrics.md lists in its tables. */
+const documented = (): Set<string> => new Set([...readFileSync("docs/guides/metrics.md", "utf8").matchAll(/^\| `([a-z_:]+)(?:\{[a-z_,]*\})?` \|/gm)].map((m) => m[1] as string));
+
 const scrape = (nodes: readonly ClusterNode[]): Exposition[] => nodes.map((n) => parseExposition(n.metrics()));
 const total = (xs: readonly Exposition[], name: string, labels?: Record<string, string>): number => xs.reduce((sum, x) => sum + x.value(name, labels), 0);
 
@@ -53,6 +57,12 @@ test.serial("every node's metrics parse, and move with calls, replication, moves
     t.is(x.types.get("berth_log_append_duration_seconds"), "histogram");
   }
   t.is(before[0]?.value("berth_cluster_members", { node: "n0", cluster }), 2);
+  // The guide lists every metric a node renders, and renders every one it lists (HTTP ones: below).
+  const docs = documented();
+  const rendered = new Set(before.flatMap((x) => [...x.types.keys()]));
+  t.deepEqual([...rendered].filter((n) => !docs.has(n)), [], "rendered but not in docs/guides/metrics.md");
+  t.deepEqual([...docs].filter((n) => !n.startsWith("berth_http_") && !rendered.has(n)), [], "in docs/guides/metrics.md but not rendered");
+  t.true((before[0]?.value("process_resident_memory_bytes") ?? 0) > 1e6, "the process's resident memory is reported");
   t.is(total(before, "berth_partitions_owned"), 32);
 
   for (let i = 0; i < 60; i++) await a.ref(Cart, `c${i}`).add("x");
@@ -171,6 +181,8 @@ test.serial("an HTTP node also serves its metrics, HTTP counters included, at /_
   await waitFor(async () => (await fetch(new URL("/_berth/health", base))).status === 200, 10_000, "the node to be up");
   const before = await metrics();
   t.is(before.types.get("berth_http_requests_total"), "counter");
+  const docs = documented();
+  t.deepEqual([...before.types.keys()].filter((n) => !docs.has(n)), [], "rendered but not in docs/guides/metrics.md");
   for (let i = 0; i < 5; i++) {
     const res = await fetch(new URL("/api/cart/items", base), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sku: `sku-${i}`, qty: 1 }) });
     t.is(res.status, 200);

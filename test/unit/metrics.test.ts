@@ -86,6 +86,19 @@ const Counter = defineActor("counter", {
   },
 });
 
+test("every node reports its process: memory, heap, CPU, start time and event-loop delay", async (t) => {
+  const node = await createTestNode({ actors: [Counter], id: "proc" });
+  const x = parseExposition(node.metrics());
+  t.true(x.value("process_resident_memory_bytes") >= x.value("nodejs_heap_size_used_bytes"));
+  t.true(x.value("nodejs_heap_size_total_bytes") >= x.value("nodejs_heap_size_used_bytes"));
+  t.true(x.value("process_cpu_seconds_total") > 0);
+  const started = x.value("process_start_time_seconds");
+  t.true(started <= Date.now() / 1000 && started > Date.now() / 1000 - 3_600, `start time ${started}`);
+  t.is(x.types.get("nodejs_eventloop_delay_seconds"), "gauge");
+  t.true(x.value("nodejs_eventloop_delay_seconds", { quantile: "0.99" }) >= 0);
+  await node.stop();
+});
+
 test("a standalone node's metrics parse, and move with calls", async (t) => {
   const node = await createTestNode({ actors: [Counter], id: "solo" });
   const before = parseExposition(node.metrics());

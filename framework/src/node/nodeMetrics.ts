@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { MetricFamily } from "../metrics/exposition.js";
 import type { HistogramSnapshot } from "../metrics/Histogram.js";
 import type { EventLogStats } from "../replication/log/index.js";
@@ -23,6 +24,52 @@ export function hostFamilies(s: NodeStats): MetricFamily[] {
     counter("berth_timers_fired_total", "Durable timers fired.", s.timersFired),
     counter("berth_timer_errors_total", "Timer handlers that threw.", s.timerErrors),
     counter("berth_duplicate_calls_total", "Retried calls answered from their recorded outcome instead of running again.", s.duplicateCalls),
+    ...processFamilies(),
+  ];
+}
+
+/** How long one event-loop delay window lasts: the figures are those of the last full window. */
+const LOOP_WINDOW_MS = 10_000;
+let loop: { monitor: IntervalHistogram; since: number; figures: { p50: number; p99: number; max: number } } | undefined;
+
+/**
+ * The process's figures under the names Prometheus' Node.js clients use, so that existing
+ * dashboards read them: resident memory, heap, CPU, start time, and the event loop's delay
+ * (p50, p99 and max over the last full 10 s window; 0 until the first window ends). Several
+ * nodes in one process report the same figures.
+ */
+function processFamilies(): MetricFamily[] {
+  const now = Date.now();
+  if (loop === undefined) {
+    const monitor = monitorEventLoopDelay({ resolution: 10 });
+    monitor.enable();
+    loop = { monitor, since: now, figures: { p50: 0, p99: 0, max: 0 } };
+  } else if (now - loop.since >= LOOP_WINDOW_MS) {
+    const h = loop.monitor;
+    loop.figures = h.count === 0 ? { p50: 0, p99: 0, max: 0 } : { p50: h.percentile(50) / 1e9, p99: h.percentile(99) / 1e9, max: h.max / 1e9 };
+    h.reset();
+    loop.since = now;
+  }
+  const mem = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  const f = loop.figures;
+  return [
+    gauge("process_resident_memory_bytes", "Resident memory of the process.", mem.rss),
+    gauge("nodejs_heap_size_used_bytes", "V8 heap in use.", mem.heapUsed),
+    gauge("nodejs_heap_size_total_bytes", "V8 heap allocated.", mem.heapTotal),
+    gauge("nodejs_external_memory_bytes", "Memory of buffers and other objects outside the V8 heap.", mem.external),
+    counter("process_cpu_seconds_total", "CPU time of the process, user and system.", (cpu.user + cpu.system) / 1e6),
+    gauge("process_start_time_seconds", "When the process started (Unix time).", Math.round(performance.timeOrigin / 1000)),
+    {
+      name: "nodejs_eventloop_delay_seconds",
+      help: "Event-loop delay over the last full 10 s window, by quantile (0.5, 0.99) and its maximum (quantile=\"1\").",
+      type: "gauge",
+      samples: [
+        { labels: { quantile: "0.5" }, value: f.p50 },
+        { labels: { quantile: "0.99" }, value: f.p99 },
+        { labels: { quantile: "1" }, value: f.max },
+      ],
+    },
   ];
 }
 
