@@ -4,13 +4,14 @@
  */
 // tsyringe needs the Reflect polyfill before it loads; importing Berth first guarantees it.
 import "reflect-metadata";
-export { defineActor } from "./actor/defineActor.js";
+export { defineActor, updates } from "./actor/defineActor.js";
 export { defineMachineActor, type MachineActorOptions, type MachineHandlers, type MachineQueries, type MachineView } from "./actor/defineMachineActor.js";
 export type {
   ActorContext,
   ActorDefinition,
   ActorRef,
   ActorSpec,
+  ActorUpdate,
   AnyActorDefinition,
   DeepReadonly,
   Handler,
@@ -21,6 +22,9 @@ export type {
   Schedule,
   StateOf,
   TimerInfo,
+  UpdateOf,
+  UpdatesSpec,
+  Watch,
 } from "./actor/types.js";
 export { token, type Token, type ClassToken, type DepsSpec, type ResolvedDeps } from "./actor/deps.js";
 export { ActorIdentity, type ActorIdentityValue } from "./actor/identity.js";

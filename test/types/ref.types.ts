@@ -3,7 +3,7 @@
  * and every `@ts-expect-error` below fails the build if the line it marks compiles — that is,
  * if a wrong call to a typed actor reference were accepted.
  */
-import { defineActor, defineMachineActor, sync, token, type ActorRef, type BerthNode, type StateOf } from "berth";
+import { defineActor, defineMachineActor, sync, token, updates, type ActorRef, type ActorUpdate, type BerthNode, type StateOf } from "berth";
 import { createMachine } from "xstate";
 
 interface Prices {
@@ -111,4 +111,36 @@ defineActor("nearest", {
   state: () => ({}),
   // @ts-expect-error not a read source
   readFrom: "nearest",
+});
+
+// Live updates: typed by `updates<U>()`; without it, `ctx.publish` does not type-check.
+type RoomUpdate = { kind: "posted"; text: string } | { kind: "left"; who: string };
+export const Room = defineActor("room", {
+  state: () => ({ posts: [] as string[] }),
+  updates: updates<RoomUpdate>(),
+  handlers: {
+    post(ctx, text: string) {
+      ctx.state.posts.push(text);
+      ctx.publish({ kind: "posted", text });
+      // @ts-expect-error not a RoomUpdate
+      ctx.publish({ kind: "joined" });
+    },
+  },
+});
+export const roomWatch = node.watch(Room, "r1", (u: ActorUpdate<RoomUpdate>) => {
+  if (u.data.kind === "posted") {
+    const text: string = u.data.text;
+    void text;
+  }
+  // @ts-expect-error a RoomUpdate has no such field
+  void u.data.who2;
+});
+defineActor("silent", {
+  state: () => ({}),
+  handlers: {
+    speak(ctx) {
+      // @ts-expect-error no updates declared
+      ctx.publish({ hello: 1 });
+    },
+  },
 });

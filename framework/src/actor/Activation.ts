@@ -1,5 +1,5 @@
 import type { DependencyContainer } from "tsyringe";
-import { ArityError, CallOutcomeUnknownError, DeadlineExceededError, NotOwnerError, QueryMutationError, UnknownHandlerError } from "../errors.js";
+import { ArityError, CallOutcomeUnknownError, ConfigError, DeadlineExceededError, NotOwnerError, PayloadTooLargeError, QueryMutationError, UnknownHandlerError } from "../errors.js";
 import { MAX_RECENT_CALLS, forgetCalls, mayHaveForgotten } from "./callIds.js";
 import { callerError } from "./callerError.js";
 import { copyValue, commitValue, firstChange } from "../state/walk.js";
@@ -8,7 +8,7 @@ import type { ActorType, HandlerEntry } from "./defineActor.js";
 import { ReadContext, WriteContext } from "./context.js";
 import type { ActorRecord, CallOutcome, TimerRecord } from "./record.js";
 import { fromWireError, toWireError, type WireError } from "../transport/wireErrors.js";
-import { detached } from "../transport/wire.js";
+import { detached, packPayload } from "../transport/wire.js";
 import type { TimerInfo } from "./types.js";
 import type { ActorHost } from "./ActorHost.js";
 
@@ -82,6 +82,12 @@ export class Activation {
   private turnTimers: TimerRecord[] | null = null;
   private turnTimerSeq = 0;
   destroyRequested = false;
+  /** Live updates the running writing turn published, packed (`packPayload`); null when none. */
+  private turnUpdates: string[] | null = null;
+  private turnUpdateChars = 0;
+  /** Who published this activation's updates, and the number of the last one (see `ActorUpdate.missed`). */
+  private updateSource: string | null = null;
+  private updateCount = 0;
   deps: unknown = undefined;
   container: DependencyContainer | undefined = undefined;
   lastUsed = 0;
@@ -305,6 +311,7 @@ export class Activation {
   private runWrite(entry: HandlerEntry, args: unknown[], callId?: string): Promise<unknown> {
     this.writing = true;
     this.turnTimers = null;
+    this.turnUpdates = null;
     this.destroyRequested = false;
     const ctx = new WriteContext(this);
     let out: unknown;
@@ -356,12 +363,40 @@ export class Activation {
       this.host.timersChanged(this, before);
     }
     const destroyed = this.destroyRequested;
+    const published = this.turnUpdates;
+    this.turnUpdates = null;
     this.writing = false;
     if (this.type.backup.replicates) this.seq++;
     const pending = this.host.hasCommitWork || destroyed ? this.host.committed({ act: this, handler: entry.name, seq: this.seq, call, delta, timersChanged, destroyed }) : undefined;
     if (pending !== undefined && callId !== undefined) this.awaitConfirmation(callId, pending);
+    // Watchers see a turn's updates once its policy confirmed it, never those of an unconfirmed turn.
+    if (published !== null) {
+      if (pending === undefined) this.emitUpdates(published);
+      else pending.then(() => this.emitUpdates(published), () => undefined);
+    }
     if (this.queue !== null) this.drain();
     return pending === undefined ? result : pending.then(() => result);
+  }
+
+  /** `ctx.publish`: checks and packs an update of the running turn. */
+  addUpdate(update: unknown): void {
+    if (!this.type.publishes) {
+      throw new ConfigError(`${this.type.name} declares no live updates: add updates: updates<YourUpdate>() to defineActor("${this.type.name}", …) to publish`);
+    }
+    const packed = packPayload(copyValue(update, `${this.type.name} update`));
+    const list = (this.turnUpdates ??= []);
+    if (list.length === 0) this.turnUpdateChars = 0;
+    if (list.length >= MAX_UPDATES_PER_TURN) throw new ConfigError(`${this.type.name}: a turn may publish at most ${MAX_UPDATES_PER_TURN} updates`);
+    this.turnUpdateChars += packed.length;
+    if (this.turnUpdateChars > MAX_UPDATE_CHARS) throw new PayloadTooLargeError(MAX_UPDATE_CHARS, this.turnUpdateChars, `${this.type.name}: the updates of one turn`);
+    list.push(packed);
+  }
+
+  private emitUpdates(packed: readonly string[]): void {
+    this.updateSource ??= this.host.updateSource();
+    const first = this.updateCount + 1;
+    this.updateCount += packed.length;
+    this.host.published(this.type, this.id, this.updateSource, first, packed);
   }
 
   private awaitConfirmation(callId: string, pending: Promise<void>): void {
@@ -381,6 +416,7 @@ export class Activation {
     ctx.open = false;
     this.live = copyValue(this.committed, "state");
     this.turnTimers = null;
+    this.turnUpdates = null;
     this.destroyRequested = false;
     this.writing = false;
     if ("consumes" in entry) this.commitTimerRemoval((entry as TimerTurnEntry).consumes);
@@ -558,6 +594,9 @@ export interface TimerTurnEntry extends HandlerEntry {
 }
 
 const EMPTY_TIMERS: readonly TimerRecord[] = Object.freeze([]);
+/** Bounds of one turn's live updates: their count, and their packed size in characters. */
+export const MAX_UPDATES_PER_TURN = 100;
+export const MAX_UPDATE_CHARS = 256 * 1024;
 
 /** Error codes that say nothing about the call itself, so a retry may run it. */
 const TRANSIENT = new Set(["deadline-exceeded", "node-stopped", "not-owner", "node-unreachable"]);

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { DependencyContainer } from "tsyringe";
 import { ActivationError, BerthError, NodeStoppedError, UnknownActorTypeError, UnknownHandlerError } from "../errors.js";
@@ -30,6 +31,11 @@ export interface HostHooks {
    * is one past its last replication sequence, for the tombstone.
    */
   destroyed?(type: ActorType, id: string, partition: number, seq: number): void;
+  /**
+   * A turn's live updates, confirmed by its policy: `packed` (each `packPayload` text) are the
+   * updates numbered `first`, `first + 1`, … of the activation `source`.
+   */
+  published?(type: ActorType, id: string, source: string, first: number, packed: readonly string[]): void;
   /** Whether actors of `partition` may run timer turns now (false while it moves or recovers). */
   canRun?(partition: number): boolean;
   /**
@@ -113,6 +119,8 @@ export class ActorHost {
   /** Resolves true once an activation serves, false if it failed (its callers got the error). */
   private readonly ready = new WeakMap<Activation, Promise<boolean>>();
   private lruHead: Activation | null = null;
+  private readonly sourcePrefix = randomBytes(6).toString("base64url");
+  private sources = 0;
   private lruTail: Activation | null = null;
   private activeCount = 0;
   private sweepHandle: TimerHandle | null = null;
@@ -571,6 +579,20 @@ export class ActorHost {
   /** Whether `committed` has anything to do for a turn that did not destroy its actor. */
   get hasCommitWork(): boolean {
     return this.hooks.committed !== undefined;
+  }
+
+  /** A source name for an activation's live updates, unique in the cluster (random per host, then a counter). */
+  updateSource(): string {
+    return `${this.sourcePrefix}${(++this.sources).toString(36)}`;
+  }
+
+  /** See `HostHooks.published`. */
+  published(type: ActorType, id: string, source: string, first: number, packed: readonly string[]): void {
+    try {
+      this.hooks.published?.(type, id, source, first, packed);
+    } catch (err) {
+      this.log.warn({ err, actor: type.name, id }, "live updates could not be published");
+    }
   }
 
   /** See `HostHooks.reconfirm`; resolves at once without replication. */

@@ -68,6 +68,11 @@ export class WriteContext extends BaseContext implements ActorContext<unknown, n
     this.check();
     this.act.destroyRequested = true;
   }
+
+  publish(update: unknown): void {
+    this.check();
+    this.act.addUpdate(update);
+  }
 }
 
 /** The context of a query: the same, minus anything that changes the actor. */

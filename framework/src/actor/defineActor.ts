@@ -3,7 +3,7 @@ import { none, type BackupPolicy } from "../replication/policy.js";
 import { toMillis } from "../time/duration.js";
 import type { DepsSpec, ResolvedDeps } from "./deps.js";
 import { paramCount } from "./paramCount.js";
-import type { ActorContext, ActorDefinition, ActorSpec, AnyActorDefinition, Handler, Query, ReadFrom } from "./types.js";
+import type { ActorContext, ActorDefinition, ActorSpec, AnyActorDefinition, Handler, Query, ReadFrom, UpdatesSpec } from "./types.js";
 
 /** A handler or query as the runtime sees it. */
 export interface HandlerEntry {
@@ -17,7 +17,7 @@ export interface HandlerEntry {
 }
 
 /** Lifecycle hook as the runtime sees it. */
-export type Hook = (ctx: ActorContext<unknown, unknown>) => void | Promise<void>;
+export type Hook = (ctx: ActorContext<unknown, unknown, unknown>) => void | Promise<void>;
 
 /** Everything the runtime needs about an actor type. Not part of the public API. */
 export interface ActorType {
@@ -28,6 +28,8 @@ export interface ActorType {
   readonly backup: BackupPolicy;
   /** Who answers queries: the owner, or a caller holding a hot backup copy. */
   readonly readFrom: ReadFrom;
+  /** Whether handlers may publish live updates (`updates` declared). */
+  readonly publishes: boolean;
   readonly idleTimeoutMs: number;
   readonly expireAfterMs: number | undefined;
   readonly onActivate: Hook | undefined;
@@ -67,10 +69,11 @@ export const DEFAULT_IDLE_TIMEOUT = "10m";
 export function defineActor<
   const N extends string,
   S,
-  H extends Record<string, Handler<S, ResolvedDeps<D>>>,
+  H extends Record<string, Handler<S, ResolvedDeps<D>, U>>,
   Q extends Record<string, Query<S, ResolvedDeps<D>>>,
   D extends DepsSpec = {},
->(name: N, spec: ActorSpec<S, D, H, Q>): ActorDefinition<N, S, D, H, Q> {
+  U = never,
+>(name: N, spec: ActorSpec<S, D, H, Q, U>): ActorDefinition<N, S, D, H, Q, U> {
   if (typeof name !== "string" || !NAME_RE.test(name)) {
     throw new ConfigError(`actor name ${JSON.stringify(name)} must start with a letter and hold only letters, digits, "-" and "_" (at most 64)`);
   }
@@ -86,13 +89,37 @@ export function defineActor<
     deps: spec.deps,
     backup,
     readFrom: checkReadFrom(name, spec.readFrom, backup),
+    publishes: checkUpdates(name, spec.updates),
     idleTimeoutMs: toMillis(spec.idleTimeout ?? DEFAULT_IDLE_TIMEOUT, `${name}.idleTimeout`),
     expireAfterMs: spec.expireAfter === undefined ? undefined : toMillis(spec.expireAfter, `${name}.expireAfter`),
     onActivate: spec.onActivate as Hook | undefined,
     onDeactivate: spec.onDeactivate as Hook | undefined,
   };
-  return defineType(type) as ActorDefinition<N, S, D, H, Q>;
+  return defineType(type) as ActorDefinition<N, S, D, H, Q, U>;
 }
+
+/**
+ * Declares the type of the live updates an actor publishes, for `defineActor`'s `updates`.
+ * @example
+ * ```ts
+ * type RoomUpdate = { kind: "posted"; from: string; text: string } | { kind: "left"; who: string };
+ * const Room = defineActor("room", {
+ *   state: () => ({ posts: [] as string[] }),
+ *   updates: updates<RoomUpdate>(),
+ *   handlers: {
+ *     post(ctx, from: string, text: string) {
+ *       ctx.state.posts.push(text);
+ *       ctx.publish({ kind: "posted", from, text });
+ *     },
+ *   },
+ * });
+ * ```
+ */
+export function updates<U>(): UpdatesSpec<U> {
+  return UPDATES;
+}
+
+const UPDATES: UpdatesSpec<never> = Object.freeze({ kind: "updates" as const });
 
 /**
  * Validates `readFrom` against the backup policy: reading from backups needs backups that
@@ -110,6 +137,12 @@ export function checkReadFrom(actor: string, readFrom: unknown, backup: BackupPo
     );
   }
   return "backup";
+}
+
+function checkUpdates(actor: string, spec: unknown): boolean {
+  if (spec === undefined) return false;
+  if (spec !== UPDATES) throw new ConfigError(`${actor}.updates must be made by updates<YourUpdate>(); got ${JSON.stringify(spec)}`);
+  return true;
 }
 
 /** Wraps a runtime actor type in a definition value. Used by `defineActor` and `defineMachineActor`. */

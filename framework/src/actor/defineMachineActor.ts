@@ -124,6 +124,7 @@ export function defineMachineActor<const N extends string, M extends AnyStateMac
     deps: undefined,
     backup: options.backup ?? none(),
     readFrom: checkReadFrom(name, options.readFrom, options.backup ?? none()),
+    publishes: false,
     idleTimeoutMs: toMillis(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT, `${name}.idleTimeout`),
     expireAfterMs: options.expireAfter === undefined ? undefined : toMillis(options.expireAfter, `${name}.expireAfter`),
     // The machine starts in the first turn, where its entry actions can schedule durable timers.

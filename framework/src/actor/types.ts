@@ -73,17 +73,52 @@ export interface QueryContext<S, D> extends RefFactory {
 }
 
 /** What a handler receives: the state to change, timers, and the rest of `QueryContext`. */
-export interface ActorContext<S, D> extends Omit<QueryContext<S, D>, "state"> {
+export interface ActorContext<S, D, U = never> extends Omit<QueryContext<S, D>, "state"> {
   /** The state. Change it in place or assign a new value; a throw undoes every change. */
   state: S;
   /** Durable timers. */
   readonly schedule: Schedule;
   /** Deletes this actor (its state and timers) when the turn commits, e.g. on logout. */
   destroy(): void;
+  /**
+   * Publishes a live update to this actor's watchers (`node.watch`), wherever they are, once the
+   * turn commits and its backup policy confirmed it; a turn that throws publishes nothing. The
+   * type must declare `updates: updates<U>()`. Delivery is at most once: see
+   * docs/guides/live-updates.md.
+   * @example ctx.publish({ kind: "posted", from: user, text });
+   */
+  publish(update: U): void;
 }
 
 /** A handler: changes state. Its first parameter is the context; the rest are the call's arguments. */
-export type Handler<S, D> = (ctx: ActorContext<S, D>, ...args: never[]) => unknown;
+export type Handler<S, D, U = never> = (ctx: ActorContext<S, D, U>, ...args: never[]) => unknown;
+
+/** Declares the type of the live updates an actor publishes (`ActorSpec.updates`). Made by `updates<U>()`. */
+export interface UpdatesSpec<U> {
+  readonly kind: "updates";
+  /** Phantom field carrying the type; it holds nothing at run time. */
+  readonly __update?: U;
+}
+
+/**
+ * What a watcher receives (`node.watch`): one published update.
+ */
+export interface ActorUpdate<U> {
+  /** What the handler passed to `ctx.publish` (a copy). */
+  readonly data: U;
+  /**
+   * True when updates may have been missed since the previous one this watcher received: one
+   * was lost on the way, or the actor was reactivated, moved or failed over in between. Re-read
+   * the state (a query) when you see it.
+   */
+  readonly missed: boolean;
+}
+
+/** A running watch (`node.watch`). */
+export interface Watch {
+  /** Stops delivering updates to this watcher. Idempotent. */
+  stop(): void;
+}
 /** A query: reads state. Queries run concurrently with each other, never with a handler. */
 export type Query<S, D> = (ctx: QueryContext<S, D>, ...args: never[]) => unknown;
 
@@ -91,7 +126,7 @@ export type Query<S, D> = (ctx: QueryContext<S, D>, ...args: never[]) => unknown
 export type ReadFrom = "owner" | "backup";
 
 /** Options of `defineActor`. */
-export interface ActorSpec<S, D extends DepsSpec, H, Q> {
+export interface ActorSpec<S, D extends DepsSpec, H, Q, U = never> {
   /** The initial state of a new actor. Receives the actor's id. */
   state: (id: string) => S;
   /** Handlers: each call runs as one transactional turn that may change the state. */
@@ -100,6 +135,11 @@ export interface ActorSpec<S, D extends DepsSpec, H, Q> {
   queries?: Q;
   /** Dependencies resolved from the node's tsyringe container, by explicit token. */
   deps?: D;
+  /**
+   * The live updates handlers may publish (`ctx.publish`) to watchers (`node.watch`):
+   * `updates: updates<RoomUpdate>()`. Without it, `ctx.publish` does not type-check.
+   */
+  updates?: UpdatesSpec<U>;
   /** How turns are replicated. Default: `none()` (memory only). */
   backup?: BackupPolicy;
   /**
@@ -115,27 +155,30 @@ export interface ActorSpec<S, D extends DepsSpec, H, Q> {
   /** Delete the actor after this long without calls or timers (session expiry). Default: never. */
   expireAfter?: Duration;
   /** Runs as the first turn of each activation (fresh, reactivated or moved). */
-  onActivate?: (ctx: ActorContext<S, ResolvedDeps<D>>) => void | Promise<void>;
+  onActivate?: (ctx: ActorContext<S, ResolvedDeps<D>, U>) => void | Promise<void>;
   /** Runs as the last turn before passivation or a move away. */
-  onDeactivate?: (ctx: ActorContext<S, ResolvedDeps<D>>) => void | Promise<void>;
+  onDeactivate?: (ctx: ActorContext<S, ResolvedDeps<D>, U>) => void | Promise<void>;
 }
 
 /** Removes the index signature a missing `handlers` or `queries` would otherwise leave behind. */
 export type KnownKeys<T> = string extends keyof T ? {} : T;
 
 /** The value `defineActor` returns: the actor's contract. Import `typeof Cart`, never its internals. */
-export interface ActorDefinition<N extends string, S, D, H, Q> {
+export interface ActorDefinition<N extends string, S, D, H, Q, U = never> {
   readonly kind: "actor";
   readonly name: N;
   /** Phantom field carrying the types; it holds nothing at run time. */
-  readonly __types?: { readonly state: S; readonly deps: D; readonly handlers: H; readonly queries: Q };
+  readonly __types?: { readonly state: S; readonly deps: D; readonly handlers: H; readonly queries: Q; readonly updates: U };
 }
 
 /** Any actor definition. */
-export type AnyActorDefinition = ActorDefinition<string, unknown, unknown, unknown, unknown>;
+export type AnyActorDefinition = ActorDefinition<string, unknown, unknown, unknown, unknown, unknown>;
+
+/** The type of the live updates a definition publishes (`never` when it declares none). */
+export type UpdateOf<A> = A extends ActorDefinition<string, unknown, unknown, unknown, unknown, infer U> ? U : never;
 
 /** The state type of a definition. */
-export type StateOf<A> = A extends ActorDefinition<string, infer S, unknown, unknown, unknown> ? S : never;
+export type StateOf<A> = A extends ActorDefinition<string, infer S, unknown, unknown, unknown, unknown> ? S : never;
 
 type CallArgs<F> = F extends (ctx: never, ...args: infer A) => unknown ? A : never;
 type CallResult<F> = F extends (...args: never[]) => infer R ? Promise<Awaited<R>> : never;
@@ -151,4 +194,4 @@ type Methods<T> = { readonly [K in keyof T]: (...args: CallArgs<T[K]>) => CallRe
  * ```
  */
 export type ActorRef<A> =
-  A extends ActorDefinition<string, unknown, unknown, infer H, infer Q> ? Methods<KnownKeys<H>> & Methods<KnownKeys<Q>> : never;
+  A extends ActorDefinition<string, unknown, unknown, infer H, infer Q, unknown> ? Methods<KnownKeys<H>> & Methods<KnownKeys<Q>> : never;

@@ -5,7 +5,7 @@ import type { Activation } from "../actor/Activation.js";
 import { ActorHost, type HostHooks, type HostStats } from "../actor/ActorHost.js";
 import { actorType, type ActorType } from "../actor/defineActor.js";
 import { makeRef, type CallSink } from "../actor/refs.js";
-import type { ActorRef, AnyActorDefinition, RefFactory } from "../actor/types.js";
+import type { ActorRef, ActorUpdate, AnyActorDefinition, RefFactory, UpdateOf, Watch } from "../actor/types.js";
 import { ConfigError, NodeStoppedError, SelfCallError } from "../errors.js";
 import { partitionOf } from "../placement/partition.js";
 import { copyArgs } from "../state/walk.js";
@@ -14,6 +14,7 @@ import { toMillis, type Duration } from "../time/duration.js";
 import { createLogger, type Logger } from "./logger.js";
 import { renderExposition, type Labels, type MetricFamily } from "../metrics/exposition.js";
 import { hostFamilies } from "./nodeMetrics.js";
+import { UpdateHub } from "./UpdateHub.js";
 
 /** Options shared by every kind of node. */
 export interface NodeOptions {
@@ -61,6 +62,8 @@ export class BerthNode implements RefFactory, CallSink {
   readonly container: DependencyContainer;
   readonly partitions: number;
   protected readonly host: ActorHost;
+  /** Live updates: this node's watchers, and (in a cluster) the link to the other nodes. */
+  protected readonly updates: UpdateHub;
   protected readonly callTimeoutMs: number;
   protected stopped = false;
 
@@ -77,6 +80,9 @@ export class BerthNode implements RefFactory, CallSink {
     this.callTimeoutMs = toMillis(options.callTimeout ?? "30s", "callTimeout");
     const types = uniqueTypes(options.actors);
     const partitions = this.partitions;
+    const updates = (this.updates = new UpdateHub(this.log));
+    const hostHooks: HostHooks = hooks ?? {};
+    hostHooks.published = (type, id, source, first, packed) => updates.publish(type.name, id, source, first, packed);
     this.host = new ActorHost(types, {
       clock: this.clock,
       log: this.log,
@@ -87,8 +93,36 @@ export class BerthNode implements RefFactory, CallSink {
       callTimeoutMs: this.callTimeoutMs,
       checkQueries: options.checkQueries ?? true,
       dedupWindowMs: toMillis(options.dedupWindow ?? "30s", "dedupWindow"),
-      hooks: hooks ?? {},
+      hooks: hostHooks,
     });
+  }
+
+  /**
+   * Watches the live updates of one actor (`ctx.publish` in its handlers), wherever it lives:
+   * `listener` is called with each update a turn of the actor published, once that turn
+   * committed and its backup policy confirmed it. Delivery is live and at most once: an update
+   * published while nobody watched is not replayed, and `update.missed` tells when some may have
+   * been lost in between (re-read the state then). The actor need not be active: watching does
+   * not activate it. See docs/guides/live-updates.md.
+   * @example
+   * ```ts
+   * const watch = node.watch(Room, "lobby-7", (u) => {
+   *   if (u.missed) void refresh();
+   *   show(u.data);
+   * });
+   * // … later
+   * watch.stop();
+   * ```
+   */
+  watch<A extends AnyActorDefinition>(def: A, id: string, listener: (update: ActorUpdate<UpdateOf<A>>) => void): Watch {
+    const type = actorType(def);
+    if (typeof id !== "string" || id.length === 0 || id.length > 256) {
+      throw new ConfigError(`actor id must be a non-empty string of at most 256 characters; got ${JSON.stringify(id)}`);
+    }
+    if (typeof listener !== "function") throw new ConfigError("watch needs a listener function: node.watch(Type, id, (update) => …)");
+    if (!type.publishes) throw new ConfigError(`${type.name} declares no live updates (updates: updates<YourUpdate>() in its defineActor): there is nothing to watch`);
+    if (this.stopped) throw new NodeStoppedError(this.id);
+    return this.updates.watch(type.name, id, listener as (update: ActorUpdate<unknown>) => void);
   }
 
   /**
@@ -173,6 +207,7 @@ export class BerthNode implements RefFactory, CallSink {
     if (this.stopped) return;
     this.stopped = true;
     this.host.stop(this.id);
+    this.updates.close();
   }
 }
 

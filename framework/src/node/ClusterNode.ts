@@ -134,6 +134,14 @@ export class ClusterNode extends BerthNode {
     this.views = parts.views;
     this.directory = parts.directory;
     this.transport = new NatsTransport(parts.nc, this.id, this.cluster);
+    const transport = this.transport;
+    this.updates.connect({
+      publish: (topic, frame) => transport.publish(topic, frame),
+      subscribe: (topic, onFrame) => transport.subscribe(topic, onFrame),
+      get maxPayload() {
+        return transport.maxPayload;
+      },
+    });
     const placement = { partitions: this.partitions, backups: options.backups ?? 1, ...(options.loadFactor !== undefined ? { loadFactor: options.loadFactor } : {}) };
     this.table = computeTable({ epoch: 0, members: [] }, placement);
     this.membership = new Membership({
@@ -659,7 +667,7 @@ export class ClusterNode extends BerthNode {
       ...clusterFamilies({
         stats,
         calls: this.callsRun,
-        malformedBatches: this.transport.malformedBatches,
+        malformedDropped: this.transport.malformedBatches + this.updates.malformed,
         recoveryDurations: this.partitionManager.recoveryDurations.snapshot(),
         moveDurations: this.partitionManager.moveDurations.snapshot(),
         eventLog: this.eventLogHandle?.stats() ?? null,

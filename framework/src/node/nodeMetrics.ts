@@ -78,8 +78,8 @@ export interface ClusterFigures {
   readonly stats: ClusterStats;
   /** Calls run on this node (local and remote), not counting timers. */
   readonly calls: number;
-  /** Batch frames from other nodes that failed validation. */
-  readonly malformedBatches: number;
+  /** Frames from other nodes that failed validation and were dropped (batch frames, live updates). */
+  readonly malformedDropped: number;
   readonly recoveryDurations: HistogramSnapshot;
   readonly moveDurations: HistogramSnapshot;
   /** The event log's figures, when this node opened it. */
@@ -96,7 +96,7 @@ export function clusterFamilies(f: ClusterFigures): MetricFamily[] {
     counter("berth_call_retries_total", "Call attempts repeated by this node's routing (redirects, unreachable owners, moves).", s.rpc.retries),
     counter("berth_call_redirects_total", "Calls that reached a node not owning the actor and were re-routed.", s.rpc.redirects),
     counter("berth_control_messages_total", "Replication, move and read-mark messages served.", s.rpc.control),
-    counter("berth_malformed_messages_total", "Messages from the wire that failed validation (answered with an error or dropped).", s.rpc.malformed + f.malformedBatches),
+    counter("berth_malformed_messages_total", "Messages from the wire that failed validation (answered with an error or dropped).", s.rpc.malformed + f.malformedDropped),
     gauge("berth_view_epoch", "Epoch of the cluster view this node uses.", s.epoch),
     gauge("berth_cluster_members", "Members in this node's view.", s.members),
     gauge("berth_lease_valid", "1 while this node's membership lease holds (it may serve), else 0.", s.leaseValid ? 1 : 0),
