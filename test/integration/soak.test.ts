@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import test from "ava";
 import { createNode, type ClusterNode } from "berth";
 import { readStatus } from "../../framework/src/cli/statusCommand.js";
@@ -25,6 +26,10 @@ import { killAllNodes, spawnNode, waitFor, type NodeProcess } from "../helpers/n
  * them for 30 minutes.
  */
 const MINUTES = Number(process.env.BERTH_SOAK_MINUTES ?? 0);
+/** Which faults run, in this order: `BERTH_SOAK_FAULTS=kill,leave,nats,stop` (the default: all). */
+const FAULTS = (process.env.BERTH_SOAK_FAULTS ?? "kill,leave,nats,stop").split(",");
+/** `BERTH_SOAK_LOGS=<dir>`: workers log at debug level, and every worker's log is written there. */
+const LOGS = process.env.BERTH_SOAK_LOGS;
 const SESSIONS = 400;
 const TIMER_SESSIONS = 100;
 const APP = "test/fixtures/log-app";
@@ -46,11 +51,13 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
   t.timeout(MINUTES > 0 ? MINUTES * 60_000 + 300_000 : 240_000);
   const cluster = uniqueCluster();
   const workers = new Map<string, NodeProcess>();
+  const everyWorker: NodeProcess[] = [];
   const ends: string[] = [];
   const start = async (id: string): Promise<void> => {
     const i = Number(id.slice(1)) % nats.urls.length;
-    const p = await spawnNode({ app: APP, urls: [nats.urls[i] as string, ...nats.urls.filter((_, j) => j !== i)], cluster, id });
+    const p = await spawnNode({ app: APP, urls: [nats.urls[i] as string, ...nats.urls.filter((_, j) => j !== i)], cluster, id, ...(LOGS ? { env: { BERTH_LOG_LEVEL: "debug" } } : {}) });
     workers.set(id, p);
+    everyWorker.push(p);
     // A worker that ends without being told to is a finding.
     void p.exited.then((code) => {
       if (workers.get(id) === p) ends.push(`${id} (pid ${p.pid}) exited with ${code}:\n${p.output().split("\n").slice(-15).join("\n")}`);
@@ -60,18 +67,33 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
   const gateway: ClusterNode = await createNode({ actors: [Log, LogSyncBackup, LogSyncLog, LogAsync, Timer, TimerSync], nats: { servers: [...nats.urls] }, cluster, id: "gw", roles: ["gateway"], logger: "warn" });
   t.teardown(() => gateway.stop());
 
-  /** Every worker in the view and up, all partitions owned, nothing moving (from the nodes' records). */
-  const settled = async (what: string): Promise<number> =>
-    waitFor(async () => {
+  /**
+   * Every worker in the view and up, all partitions owned, nothing moving — by records every
+   * worker wrote after the last view change this poll saw (a record is up to ~2 s old: one
+   * written before the change says "nothing moving" about the old table). Then a second more,
+   * for the new backups' copies to be sent.
+   */
+  const settled = async (what: string): Promise<number> => {
+    let epoch = -1;
+    let changedAt = Date.now();
+    const ms = await waitFor(async () => {
       await sleep(250);
       try {
         const st = await readStatus([...nats.urls], cluster);
+        if (st.epoch !== epoch) {
+          epoch = st.epoch;
+          changedAt = Date.now();
+        }
         const ws = st.members.filter((m) => m.roles.includes("worker"));
-        return ws.length === 4 && ws.every((m) => m.inView && m.state === "up" && m.moving === 0) && ws.reduce((n, m) => n + m.partitions, 0) === gateway.view.table?.partitions;
+        const fresh = ws.every((m) => m.updatedAgoMs !== null && Date.now() - m.updatedAgoMs > changedAt);
+        return fresh && ws.length === 4 && ws.every((m) => m.inView && m.state === "up" && m.moving === 0) && ws.reduce((n, m) => n + m.partitions, 0) === gateway.view.table?.partitions;
       } catch {
         return false; // the view does not answer while a NATS server holding it is down
       }
     }, 60_000, `the cluster to settle after ${what}`);
+    await sleep(1_000);
+    return ms + 1_000;
+  };
   await settled("start");
 
   const sessions = Array.from({ length: SESSIONS }, (_, i) => `soak-${i}`);
@@ -101,8 +123,9 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
 
   const memory: Array<{ after: string; rssMb: number }> = [{ after: "start", rssMb: rssMb(workers.get("w4")!.pid) }];
   const victims = ["w1", "w2", "w3"];
-  const faults: Array<{ name: string; run(round: number): Promise<void> }> = [
+  const allFaults: Array<{ key: string; name: string; run(round: number): Promise<void> }> = [
     {
+      key: "kill",
       name: "kill -9 of a worker, restarted",
       async run(round) {
         const id = victims[round % victims.length] as string;
@@ -116,6 +139,7 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
       },
     },
     {
+      key: "leave",
       name: "SIGTERM of a worker (graceful leave), restarted",
       async run(round) {
         const id = victims[(round + 1) % victims.length] as string;
@@ -123,11 +147,14 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
         workers.delete(id);
         p.signal("SIGTERM");
         const code = await p.exited;
+        const said = p.output().split("\n").map((l) => /"msg":"([^"]*)"/.exec(l)?.[1]).filter((m) => m !== undefined).slice(-6);
+        done.push(`${id} on SIGTERM said: ${said.join(" / ")}`);
         if (code !== 0) throw new Error(`${id} left with exit code ${code}:\n${p.output().split("\n").slice(-15).join("\n")}`);
         await start(id);
       },
     },
     {
+      key: "nats",
       name: "kill -9 of a NATS server, restarted",
       async run(round) {
         const server = nats.servers[round % nats.servers.length]!;
@@ -137,6 +164,7 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
       },
     },
     {
+      key: "stop",
       name: "SIGSTOP of a worker beyond its lease, SIGCONT",
       async run(round) {
         const id = victims[(round + 2) % victims.length] as string;
@@ -151,10 +179,31 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
     },
   ];
 
+  // Who owned each session, as the gateway saw it: printed for a session that lost writes.
+  const owners: Array<{ at: number; epoch: number; owner: Map<string, string | null> }> = [];
+  const sampler = setInterval(() => {
+    const prev = owners[owners.length - 1];
+    const now = new Map(sessions.map((id) => [id, gateway.locate(id).owner]));
+    if (prev === undefined || prev.epoch !== gateway.view.epoch || sessions.some((id) => prev.owner.get(id) !== now.get(id))) owners.push({ at: Date.now(), epoch: gateway.view.epoch, owner: now });
+  }, 20);
+  t.teardown(() => clearInterval(sampler));
+  // The stored view's epoch, read from NATS (what the gateway's view should follow).
+  const storedEpochs: Array<{ at: number; epoch: number }> = [];
+  let sampling = true;
+  const storedSampler = (async () => {
+    while (sampling) {
+      const epoch = await readStatus([...nats.urls], cluster).then((st) => st.epoch, () => -1);
+      if (storedEpochs[storedEpochs.length - 1]?.epoch !== epoch) storedEpochs.push({ at: Date.now(), epoch });
+      await sleep(100);
+    }
+  })();
+  const faults = allFaults.filter((f) => FAULTS.includes(f.key));
   const done: string[] = [];
+  const timeline: Array<{ at: number; what: string }> = [];
   for (let round = 0; ; round++) {
     for (const fault of faults) {
       const at = Date.now();
+      timeline.push({ at, what: `round ${round}: ${fault.name}` });
       await fault.run(round);
       const settleMs = await settled(fault.name);
       done.push(`${fault.name}: settled ${Date.now() - at} ms after the fault began (${settleMs} ms after it ended)`);
@@ -164,6 +213,9 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
   }
 
   arming = false;
+  clearInterval(sampler);
+  sampling = false;
+  await storedSampler;
   await timers;
   const stats = await load.stop();
   const stored = new Map<string, string[]>();
@@ -192,6 +244,11 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
     }
   }
 
+  if (LOGS) {
+    mkdirSync(LOGS, { recursive: true });
+    for (const p of everyWorker) writeFileSync(join(LOGS, `${p.id}-${p.pid}.log`), p.output());
+    t.log(`worker logs in ${LOGS}`);
+  }
   const fatal = [...workers.values()].flatMap((p) => p.output().split("\n").filter((l) => l.includes('"level":60')));
   const errors = new Map<string, number>();
   for (const p of workers.values()) for (const l of p.output().split("\n")) if (l.includes('"level":50')) {
@@ -205,6 +262,20 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
   t.log(`w4 resident memory (MB) after each settle: ${memory.map((m) => m.rssMb).join(", ")}`);
   if (errors.size > 0) t.log(`error lines in the current workers' logs: ${[...errors].map(([m, n]) => `${n}× ${m}`).join("; ")}`);
   for (const f of load.history.failures.slice(0, 3)) t.log(`failed: ${f.session} ${f.token}: ${f.error}`);
+  // What a loss looked like: per session, what is stored against what was acknowledged, and when the lost writes were acknowledged.
+  const faultBefore = (ms: number): string => [...timeline].reverse().find((e) => e.at <= ms)?.what ?? "before the first fault";
+  for (const session of [...new Set(lost.map((tk) => tk.split("#")[0] as string))].slice(0, 5)) {
+    const list = stored.get(session) ?? [];
+    const acked = load.history.acked.get(session) ?? [];
+    const gone = acked.filter((tk) => !list.includes(tk));
+    const first = load.history.ackedAt.get(gone[0] ?? "") ?? 0;
+    const last = load.history.ackedAt.get(gone[gone.length - 1] ?? "") ?? 0;
+    const history = owners.filter((o) => o.at >= first - 3_000 && o.at <= last + 3_000).map((o) => `${new Date(o.at).toISOString().slice(11, 23)} e${o.epoch} ${o.owner.get(session)}`);
+    t.log(`${session} p${gateway.locate(session).partition} owners around the loss: ${history.join(" | ")}`);
+    t.log(`stored view epochs around the loss: ${storedEpochs.filter((o) => o.at >= first - 3_000 && o.at <= last + 3_000).map((o) => `${new Date(o.at).toISOString().slice(11, 23)} e${o.epoch}`).join(" | ")}`);
+    t.log(`${session}: stored ${list.length} (${list.slice(0, 3).join(",")} … ${list.slice(-2).join(",")}), acknowledged ${acked.length}, lost ${gone.length}: ${gone[0]} … ${gone[gone.length - 1]}, acknowledged ${new Date(first).toISOString()} (${faultBefore(first)}) … ${new Date(last).toISOString()} (${faultBefore(last)})`);
+  }
+  if (timerProblems.length > 0) t.log(`timers not fired once: ${timerProblems.slice(0, 5).join("; ")}`);
 
   t.deepEqual(ends, [], "no worker ended unless it was the fault's victim");
   t.deepEqual(problems.slice(0, 10), [], `${problems.length} problem(s) in the write history`);

@@ -20,7 +20,10 @@ export interface MemberStatus {
   readonly host: string | null;
   readonly partitions: number;
   readonly actors: number | null;
-  /** Partitions this node is moving or recovering right now (from its record, at most ~2 s old). */
+  /**
+   * Partitions this node is moving or recovering right now (from its record, at most ~2 s old);
+   * null when its record predates the current view (it has not reported on the new view's moves yet).
+   */
   readonly moving: number | null;
   /** Moves this node started, finished and aborted since it started (as the receiving side). */
   readonly moves: { readonly started: number; readonly finished: number; readonly aborted: number } | null;
@@ -78,7 +81,8 @@ export async function readStatus(urls: string[], cluster: string, auth: NatsAuth
         host: r?.host ?? null,
         partitions: m && workers.includes(m) && table ? table.ownedBy(id).length : 0,
         actors: r?.stats?.actors ?? null,
-        moving: r?.stats?.moving ?? null,
+        // A record written at an older view says nothing about the moves the current one started.
+        moving: r?.stats?.epoch === view.epoch ? (r.stats.moving ?? null) : null,
         moves: r?.stats?.movesStarted === undefined ? null : { started: r.stats.movesStarted, finished: r.stats.movesFinished ?? 0, aborted: r.stats.movesAborted ?? 0 },
         rates:
           r?.stats?.deltasPerSec === undefined

@@ -476,6 +476,7 @@ export class PartitionManager {
     // A live holder has the newest state: take it from there, like a planned move.
     const holder = found.find((f) => f.reply !== null && f.reply.status !== "none");
     if (holder !== undefined) {
+      this.deps.log.debug({ partition: p, holder: holder.member, status: holder.reply?.status }, "recovering a partition from the member still holding it");
       let actors: SerializedActor[] | null = null;
       await this.pullSlot();
       try {
@@ -506,6 +507,7 @@ export class PartitionManager {
     }
     if (!this.current(p, run)) return;
     const best = newest(copies);
+    this.deps.log.debug({ partition: p, local: local.length, found: found.map((f) => `${f.member}:${f.reply === null ? "no answer" : (f.reply.backups?.length ?? 0)}`), actors: best.length, seqs: best.slice(0, 3).map((a) => `${a.id}@${a.record.seq}`) }, "recovering a partition from backup copies");
     if (await this.install(p, () => this.deps.host.importActors(p, best), Promise.resolve(true), run)) this.finishRecovery(p, started);
   }
 
