@@ -1,4 +1,4 @@
-import { defineActor, sync } from "berth";
+import { defineActor, sync, updates } from "berth";
 
 /** One line of a cart. */
 export interface CartLine {
@@ -25,17 +25,27 @@ function view(items: Map<string, number>): CartView {
   return { items: lines, count: lines.reduce((n, l) => n + l.qty, 0) };
 }
 
+/** The view after a change, published to the cart's watchers and answered to the caller. */
+function changed(ctx: { readonly state: { readonly items: Map<string, number> }; publish(update: CartView): void }): CartView {
+  const v = view(ctx.state.items);
+  ctx.publish(v);
+  return v;
+}
+
 /**
  * A shopping cart: one actor per browser session. The actor checks its own input too, so
  * the cart is never corrupted whoever calls it (HTTP, another actor, a script). A change is
  * acknowledged only once a backup node holds it (`sync`), so it survives the owner's death;
- * a cart nobody touched for 30 minutes is deleted, like a servlet session timing out.
+ * a cart nobody touched for 30 minutes is deleted, like a servlet session timing out. Every
+ * change publishes the new view as a live update, which the page's other tabs follow
+ * (`GET /api/cart/updates`).
  */
 export const Cart = defineActor("cart", {
   state: () => ({ items: new Map<string, number>(), updatedAt: new Date(0) }),
   backup: sync({ backups: 1 }),
   idleTimeout: "10m",
   expireAfter: "30m",
+  updates: updates<CartView>(),
   handlers: {
     add(ctx, sku: string, qty: number): CartView {
       if (typeof sku !== "string" || sku.length === 0 || sku.length > LIMITS.maxSkuLength) {
@@ -47,17 +57,17 @@ export const Cart = defineActor("cart", {
       if (!ctx.state.items.has(sku) && ctx.state.items.size >= LIMITS.maxLines) throw new CartInputError(`at most ${LIMITS.maxLines} different items`);
       ctx.state.items.set(sku, next);
       ctx.state.updatedAt = ctx.now();
-      return view(ctx.state.items);
+      return changed(ctx);
     },
     remove(ctx, sku: string): CartView {
       ctx.state.items.delete(sku);
       ctx.state.updatedAt = ctx.now();
-      return view(ctx.state.items);
+      return changed(ctx);
     },
     clear(ctx): CartView {
       ctx.state.items.clear();
       ctx.state.updatedAt = ctx.now();
-      return view(ctx.state.items);
+      return changed(ctx);
     },
   },
   queries: {

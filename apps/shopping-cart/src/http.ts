@@ -1,5 +1,5 @@
 import { ActorHandlerError } from "berth";
-import { defineHttp, jsonBody } from "berth/http";
+import { defineHttp, jsonBody, liveUpdates, type HttpApp } from "berth/http";
 import { Cart, LIMITS, type CartView } from "./cart.js";
 import { renderPage } from "./page.js";
 
@@ -35,10 +35,13 @@ async function cartAnswer(run: () => Promise<CartView>): Promise<CartView | { er
  * The cart's HTTP API and page. Every handler runs on the node that owns the session, and
  * calls on one session's cart run one at a time, whatever the number of tabs. A request
  * without a cookie reads an empty cart without creating one; the first add creates the
- * session and sets its cookie.
+ * session and sets its cookie. `GET /api/cart/updates` streams the cart's changes (Server-Sent
+ * Events) from whichever node the request enters, so every tab of a session follows the cart.
  */
-export const http = defineHttp((app) => {
-  app.get("/", async (c) => c.html(renderPage(c.var.newSession ? EMPTY : await c.var.session(Cart).get(), c.var.nodeId)));
+export const http = defineHttp(routes, { live: [liveUpdates("/api/cart/updates", Cart)] });
+
+function routes(app: HttpApp): void {
+  app.get("/", async (c) => c.html(renderPage(c.var.newSession ? EMPTY : await c.var.session(Cart).get(), c.var.nodeId, !c.var.newSession)));
 
   app.get("/api/cart", async (c) => c.json(c.var.newSession ? EMPTY : await c.var.session(Cart).get()));
 
@@ -53,4 +56,4 @@ export const http = defineHttp((app) => {
     if (sku.length > LIMITS.maxSkuLength) return c.json({ error: `sku must be a string of 1 to ${LIMITS.maxSkuLength} characters` }, 400);
     return c.json(c.var.newSession ? EMPTY : await c.var.session(Cart).remove(sku));
   });
-});
+}

@@ -6,8 +6,11 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => ESCAPES[ch] as string);
 }
 
-/** The demo page: the cart, a form to add to it, and the node that served the page. */
-export function renderPage(cart: CartView, nodeId: string): string {
+/**
+ * The demo page: the cart, a form to add to it, and the node that served the page. With a
+ * session (`live`), it follows the cart's live updates and reloads when another tab changed it.
+ */
+export function renderPage(cart: CartView, nodeId: string, live = false): string {
   const rows =
     cart.items.length === 0
       ? `<tr><td colspan="3"><em>empty</em></td></tr>`
@@ -54,7 +57,12 @@ export function renderPage(cart: CartView, nodeId: string): string {
   });
   for (const b of document.querySelectorAll("button[data-sku]")) {
     b.addEventListener("click", async () => show(await fetch("/api/cart/items/" + encodeURIComponent(b.dataset.sku), { method: "DELETE" })));
-  }
+  }${live ? `
+  // Another tab (or anyone with this session) changed the cart: show it.
+  const shown = ${JSON.stringify(JSON.stringify(cart)).replace(/</g, "\\u003c")};
+  const updates = new EventSource("/api/cart/updates");
+  updates.onmessage = (e) => { if (e.data !== shown) location.reload(); };
+  updates.addEventListener("missed", () => location.reload());` : ""}
 </script>
 </body>
 </html>

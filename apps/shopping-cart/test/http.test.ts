@@ -107,3 +107,25 @@ test("parseAddItem accepts exactly {sku: non-empty string, qty: positive integer
     t.is(typeof parseAddItem(bad), "string", JSON.stringify(bad));
   }
 });
+
+test("GET /api/cart/updates streams every change of the session's cart as Server-Sent Events", async (t) => {
+  const s = await serve();
+  t.teardown(() => s.close());
+  t.is((await fetch(`${s.url}/api/cart/updates`)).status, 401, "no session yet: nothing to watch");
+  const first = await post(s.url, JSON.stringify({ sku: "apple", qty: 1 }));
+  const cookie = cookieOf(first);
+  const res = await fetch(`${s.url}/api/cart/updates`, { headers: { cookie } });
+  t.is(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  const until = async (part: string): Promise<void> => {
+    while (!text.includes(part)) text += new TextDecoder().decode((await reader.read()).value);
+  };
+  await until("watching cart");
+  await post(s.url, JSON.stringify({ sku: "pear", qty: 2 }), cookie);
+  await fetch(`${s.url}/api/cart/items/apple`, { method: "DELETE", headers: { cookie } });
+  await until(`"count":2}`);
+  const data = text.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6)) as { count: number });
+  t.deepEqual(data.map((d) => d.count), [3, 2], "one message per change, in order");
+  await reader.cancel();
+});

@@ -19,8 +19,8 @@ export interface HttpCliOptions {
 
 /**
  * Turns `berth node`'s HTTP flags into `createHttpNode`'s `http` options, or null when the
- * node serves no HTTP. Workers run the routes the app module exports as `http`; gateways only
- * forward. The secret comes from `BERTH_SECRET` (`berth dev` sets a generated one).
+ * node serves no HTTP. Workers run the routes the app module exports as `http`; gateways
+ * forward them, and serve its live update streams themselves. The secret comes from `BERTH_SECRET` (`berth dev` sets a generated one).
  */
 export async function httpOptions(flags: HttpCliOptions, appFile: string, role: Role, log: Logger): Promise<HttpServeOptions | null> {
   if (flags.http === undefined) return null;
@@ -30,8 +30,9 @@ export async function httpOptions(flags: HttpCliOptions, appFile: string, role: 
   const secure = flags.cookieSecure === true || process.env.BERTH_COOKIE_SECURE === "1";
   if (!secure) log.debug("session cookies are not marked Secure; use --cookie-secure behind HTTPS");
   const base: HttpServeOptions = { host, port, secrets, cookie: { secure }, ...(flags.httpAdvertise ? { advertise: flags.httpAdvertise } : {}) };
-  if (role !== "worker") return base;
   const app = await httpExport(appFile);
+  // A gateway runs no routes, but serves the app's live update streams (they need no owner).
+  if (role !== "worker") return isHttpDefinition(app) ? { ...base, app } : base;
   if (app === undefined) throw new HttpAppError(`${appFile} exports no \`http\` routes, so this worker has nothing to serve on --http`);
   if (!isHttpDefinition(app)) throw new HttpAppError(`${appFile} exports \`http\`, but not as defineHttp(...) returns it`);
   return { ...base, app };

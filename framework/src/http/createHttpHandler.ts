@@ -16,6 +16,7 @@ import { FrameServer, jsonParts } from "./FrameServer.js";
 import { H, outOfTouchMessage, misdirectedBody, sendJson, sendMisdirected } from "./protocol.js";
 import { responseParts, type ResponseParts } from "./responseParts.js";
 import { createRoutes, type Routes } from "./routesApp.js";
+import { LiveStreams } from "./liveUpdates.js";
 import { sessionCookies, type SessionCookieOptions } from "./sessionCookie.js";
 import type { RequestSession } from "./sessionSink.js";
 import type { HttpDefinition } from "./types.js";
@@ -61,6 +62,9 @@ export interface HttpStats {
   readonly malformed: number;
   /** Requests refused with 503 at once because this node was out of touch with the cluster (its membership lease had lapsed). */
   readonly outOfTouch: number;
+  /** Live update streams open on this node, and opened so far. */
+  readonly liveOpen: number;
+  readonly liveServed: number;
 }
 
 /** A `node:http` request listener serving a node's HTTP traffic. */
@@ -113,6 +117,8 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
           },
           node.log,
         );
+  // Live update streams are served by the node the request entered: node.watch reaches the actor anywhere.
+  const live = options.app !== undefined && options.app.live.length > 0 ? new LiveStreams(options.app.live, node, node.log) : null;
   const counters = { local: 0, misdirected: 0, rejectedCookies: 0, outOfTouch: 0 };
   // A misconfiguration, or a client faking the forwarding header: logged at most 10 a minute.
   const unverifiedForward = limitedLog(node.log, "error", "forwarded request with a session cookie this node cannot verify; every node needs the same BERTH_SECRET");
@@ -198,6 +204,8 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     let id = cookies.fromHeader(req.headers.cookie);
     let isNew = false;
     const forwarded = req.headers[H.forwardedBy] !== undefined;
+    // A node cut off from NATS falls through to the 503 below: its watches would receive nothing.
+    if (live !== null && !forwarded && cluster?.membership.leaseValid() !== false && live.serve(req, res, id)) return;
     if (id === null) {
       if (forwarded) {
         // The forwarder signed a cookie we cannot verify: the nodes' secrets differ.
@@ -223,7 +231,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     (forwarder as Forwarder).forward(req, res, id, isNew);
   };
 
-  const stats = (): HttpStats => ({ ...counters, ...(forwarder?.counters ?? { forwarded: 0, retries: 0, failed: 0 }), malformed: frames?.malformed ?? 0 });
+  const stats = (): HttpStats => ({ ...counters, ...(forwarder?.counters ?? { forwarded: 0, retries: 0, failed: 0 }), malformed: frames?.malformed ?? 0, liveOpen: live?.openStreams ?? 0, liveServed: live?.served ?? 0 });
 
   /**
    * `/_berth/health`: for load balancers — 200 while this node is up and its lease holds.
@@ -239,6 +247,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   };
 
   const close = (): void => {
+    live?.close();
     forwarder?.close();
     frames?.close();
     void transport?.close().catch(() => undefined);

@@ -11,6 +11,7 @@ export const DEFAULT_BODY_LIMIT = 64 * 1024;
  *
  * @param setup registers routes on the Hono app (once per node)
  * @param options.bodyLimit largest request body in bytes (default 64 KiB); larger ones get 413
+ * @param options.live routes streaming actors' live updates (`liveUpdates(path, Type)`)
  * @example
  * ```ts
  * import { defineHttp } from "berth/http";
@@ -25,7 +26,9 @@ export function defineHttp(setup: (app: HttpApp) => void, options: HttpAppOption
   if (typeof setup !== "function") throw new ConfigError("defineHttp needs a function that registers routes: defineHttp((app) => { app.get(...) })");
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!Number.isInteger(bodyLimit) || bodyLimit < 0) throw new ConfigError(`bodyLimit must be a whole number of bytes; got ${options.bodyLimit}`);
-  return { kind: "berth-http", setup, bodyLimit };
+  const live = options.live ?? [];
+  if (!Array.isArray(live)) throw new ConfigError("defineHttp's live option takes an array of liveUpdates(path, Type) routes");
+  return { kind: "berth-http", setup, bodyLimit, live };
 }
 
 /** Whether a value is what `defineHttp` returns. */

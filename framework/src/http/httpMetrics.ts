@@ -18,5 +18,7 @@ export function httpFamilies(s: HttpStats): MetricFamily[] {
     { name: "berth_http_misdirected_total", help: "Forwarded requests this node answered 421 (it does not own the session).", type: "counter", samples: [{ value: s.misdirected }] },
     { name: "berth_http_out_of_touch_total", help: "Requests refused with 503 at once because this node's membership lease had lapsed (cut off from NATS).", type: "counter", samples: [{ value: s.outOfTouch }] },
     { name: "berth_http_rejected_cookies_total", help: "Requests whose session cookie did not verify (each started a new session).", type: "counter", samples: [{ value: s.rejectedCookies }] },
+    { name: "berth_http_live_streams", help: "Live update streams (Server-Sent Events) open on this node.", type: "gauge", samples: [{ value: s.liveOpen }] },
+    { name: "berth_http_live_streams_total", help: "Live update streams this node opened.", type: "counter", samples: [{ value: s.liveServed }] },
   ];
 }

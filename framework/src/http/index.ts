@@ -5,7 +5,8 @@
  */
 export { defineHttp, DEFAULT_BODY_LIMIT } from "./defineHttp.js";
 export { jsonBody } from "./jsonBody.js";
-export type { BerthEnv, BerthVariables, HttpApp, HttpAppOptions, HttpDefinition, SessionRefs } from "./types.js";
+export { liveUpdates, type LiveRequest, type LiveRoute } from "./liveUpdates.js";
+export type { ActorRefs, BerthEnv, BerthVariables, HttpApp, HttpAppOptions, HttpDefinition, SessionRefs } from "./types.js";
 export { createHttpHandler, type HttpHandler, type HttpHandlerOptions, type HttpStats } from "./createHttpHandler.js";
 export { createHttpNode, type HttpNode, type HttpNodeOptions, type HttpServeOptions } from "./createHttpNode.js";
 export { serveMetrics, type MetricsServer } from "./serveMetrics.js";

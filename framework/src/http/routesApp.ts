@@ -10,7 +10,7 @@ import { H } from "./protocol.js";
 import type { SessionCookies } from "./sessionCookie.js";
 import type { FramedRequest } from "./FramedRequest.js";
 import { requestInfo, setRequestInfo } from "./requestInfo.js";
-import { sessionRefs, type RequestSession } from "./sessionSink.js";
+import { requestRefs, type RequestSession } from "./sessionSink.js";
 import type { BerthEnv, HttpDefinition } from "./types.js";
 
 /** An app's routes, built once per node, for requests whose session this node owns. */
@@ -36,7 +36,9 @@ export function createRoutes(def: HttpDefinition, options: { nodeId: string; cal
   app.use(async (c, next) => {
     const s = requestInfo(c)?.session;
     if (s === undefined) throw new Error("request reached the routes without a session; serve it through createHttpHandler");
-    c.set("session", sessionRefs(calls, s));
+    const refs = requestRefs(calls, s);
+    c.set("session", refs.session);
+    c.set("ref", refs.ref);
     c.set("sessionId", s.id);
     c.set("newSession", s.isNew);
     c.set("nodeId", nodeId);

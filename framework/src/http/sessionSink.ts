@@ -2,8 +2,8 @@ import type { Activation } from "../actor/Activation.js";
 import { actorType, type ActorType } from "../actor/defineActor.js";
 import { makeRef, type CallSink } from "../actor/refs.js";
 import type { AnyActorDefinition, ActorRef } from "../actor/types.js";
-import type { NotOwnerError } from "../errors.js";
-import type { SessionRefs } from "./types.js";
+import { ConfigError, type NotOwnerError } from "../errors.js";
+import type { ActorRefs, SessionRefs } from "./types.js";
 
 /** What the front listener learned about a request before its route runs. */
 export interface RequestSession {
@@ -46,8 +46,16 @@ class SessionSink implements CallSink {
   }
 }
 
-/** The `c.var.session` function of one request. */
-export function sessionRefs(node: CallSink, session: RequestSession): SessionRefs {
+/** The `c.var.session` and `c.var.ref` functions of one request: both go through the owner check. */
+export function requestRefs(node: CallSink, session: RequestSession): { session: SessionRefs; ref: ActorRefs } {
   const sink = new SessionSink(node, session);
-  return <A extends AnyActorDefinition>(def: A): ActorRef<A> => makeRef<A>(sink, actorType(def), session.id, undefined);
+  return {
+    session: <A extends AnyActorDefinition>(def: A): ActorRef<A> => makeRef<A>(sink, actorType(def), session.id, undefined),
+    ref: <A extends AnyActorDefinition>(def: A, id: string): ActorRef<A> => {
+      if (typeof id !== "string" || id.length === 0 || id.length > 256) {
+        throw new ConfigError(`actor id must be a non-empty string of at most 256 characters; got ${JSON.stringify(id)}`);
+      }
+      return makeRef<A>(sink, actorType(def), id, undefined);
+    },
+  };
 }

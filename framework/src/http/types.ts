@@ -1,6 +1,7 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { ActorRef, AnyActorDefinition } from "../actor/types.js";
+import type { LiveRoute } from "./liveUpdates.js";
 
 /**
  * A typed reference to one of the session's actors: every actor type of a session uses the
@@ -9,10 +10,19 @@ import type { ActorRef, AnyActorDefinition } from "../actor/types.js";
  */
 export type SessionRefs = <A extends AnyActorDefinition>(def: A) => ActorRef<A>;
 
+/**
+ * A typed reference to any actor by id — a shared one (a chat room, a lobby) or another
+ * session's — wherever it lives.
+ * @example const room = c.var.ref(Room, c.req.param("room")); await room.post(c.var.sessionId, text);
+ */
+export type ActorRefs = <A extends AnyActorDefinition>(def: A, id: string) => ActorRef<A>;
+
 /** What every route handler finds in `c.var`. */
 export interface BerthVariables {
   /** References to this request's session actors: `c.var.session(Cart).add(...)`. */
   session: SessionRefs;
+  /** References to any actor by id: `c.var.ref(Room, "lobby-7").post(...)`. */
+  ref: ActorRefs;
   /** The session id (from the signed cookie, or new). */
   sessionId: string;
   /** True when the request carried no valid session cookie: the session starts now, and its cookie is set if a handler calls it. */
@@ -39,6 +49,11 @@ export type HttpApp = Hono<BerthEnv>;
 export interface HttpAppOptions {
   /** Largest request body accepted, in bytes; larger ones get 413. Default 65,536 (64 KiB). */
   bodyLimit?: number;
+  /**
+   * Routes streaming actors' live updates as Server-Sent Events (`liveUpdates(path, Type)`),
+   * served by whichever node a request enters. See docs/guides/live-updates.md.
+   */
+  live?: readonly LiveRoute[];
 }
 
 /** An app's HTTP routes, as `defineHttp` returns them. Export it from the app module as `http`. */
@@ -46,4 +61,5 @@ export interface HttpDefinition {
   readonly kind: "berth-http";
   readonly setup: (app: HttpApp) => void;
   readonly bodyLimit: number;
+  readonly live: readonly LiveRoute[];
 }
