@@ -70,6 +70,7 @@ test("c.var.ref reaches a shared actor; a live route's id function decides who m
 
   const res = await fetch(`${base}/rooms/lobby/updates`, { headers: { cookie: ann } });
   t.is(res.status, 200);
+  t.is(res.headers.get("x-berth-node"), node.id, "the node serving the stream, like every response");
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   let text = "";
   while (!text.includes("watching room")) text += new TextDecoder().decode((await reader.read()).value);

@@ -4,7 +4,7 @@ import { actorType } from "../actor/defineActor.js";
 import type { ActorUpdate, AnyActorDefinition, UpdateOf, Watch } from "../actor/types.js";
 import { ConfigError } from "../errors.js";
 import type { BerthNode } from "../node/BerthNode.js";
-import { sendJson } from "./protocol.js";
+import { H, sendJson } from "./protocol.js";
 
 /**
  * Live update streams over HTTP: Server-Sent Events (`text/event-stream`) of one actor's
@@ -163,7 +163,7 @@ export class LiveStreams {
       return;
     }
     if (res.destroyed || req.destroyed) return;
-    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no", [H.node]: this.node.id });
     if (req.method === "HEAD") {
       res.end();
       return;
