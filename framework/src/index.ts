@@ -31,6 +31,7 @@ export { ActorIdentity, type ActorIdentityValue } from "./actor/identity.js";
 /** tsyringe's decorators and types, re-exported so they load after the Reflect polyfill. */
 export { inject, injectable, Lifecycle, type DependencyContainer } from "tsyringe";
 export { callByName, refTarget } from "./actor/refs.js";
+export { keepRunningOnStrayErrors } from "./node/strayErrors.js";
 export { registerClass } from "./state/serializer.js";
 export { none, async, sync, type BackupPolicy, type ReplicationPlan, type TurnInfo } from "./replication/policy.js";
 export { BerthNode, DEFAULT_PARTITIONS, type NodeOptions, type NodeStats } from "./node/BerthNode.js";

@@ -3,6 +3,7 @@ import { ConfigError } from "../errors.js";
 import type { Role } from "../membership/types.js";
 import { createNode } from "../node/createNode.js";
 import { createLogger } from "../node/logger.js";
+import { keepRunningOnStrayErrors } from "../node/strayErrors.js";
 import { httpOptions, parseAddress, type HttpCliOptions } from "../http/cli.js";
 import { serveMetrics } from "../http/serveMetrics.js";
 import type { ClusterNode } from "../node/ClusterNode.js";
@@ -65,6 +66,8 @@ export function registerNode(program: Command): void {
       const served = http === null ? null : await createHttpNode({ ...nodeOptions, http });
       const node = served?.node ?? (await createNode(nodeOptions));
       started = node;
+      // From here, an error a handler lets escape is logged, not the end of the process.
+      keepRunningOnStrayErrors(log);
       log.info({ id: node.id, role: opts.role, epoch: node.view.epoch, pid: process.pid, ...(served ? { http: served.url } : {}), ...(metrics ? { metrics: metrics.url } : {}) }, "node up");
       let stopping = false;
       const shutdown = (signal: string): void => {
@@ -93,12 +96,14 @@ export function registerNode(program: Command): void {
       // Started by tooling (berth dev, tests, benchmarks): never outlive it, even if it was SIGKILLed.
       if (process.env.BERTH_EXIT_WITH_PARENT === "1") {
         const parent = process.ppid;
-        setInterval(() => {
+        const watchParent = setInterval(() => {
           if (process.ppid !== parent) {
+            clearInterval(watchParent);
             log.warn({ parent }, "parent process is gone; stopping");
             shutdown("parent-exit");
           }
-        }, 500).unref();
+        }, 500);
+        watchParent.unref();
       }
       await new Promise<never>(() => undefined); // serve until a signal ends the process
     });

@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { MetricFamily } from "../metrics/exposition.js";
+import { strayErrorCount } from "./strayErrors.js";
 import type { HistogramSnapshot } from "../metrics/Histogram.js";
 import type { EventLogStats } from "../replication/log/index.js";
 import type { NodeStats } from "./BerthNode.js";
@@ -60,6 +61,7 @@ function processFamilies(): MetricFamily[] {
     gauge("nodejs_external_memory_bytes", "Memory of buffers and other objects outside the V8 heap.", mem.external),
     counter("process_cpu_seconds_total", "CPU time of the process, user and system.", (cpu.user + cpu.system) / 1e6),
     gauge("process_start_time_seconds", "When the process started (Unix time).", Math.round(performance.timeOrigin / 1000)),
+    counter("berth_stray_errors_total", "Errors that escaped an actor's turn (unawaited rejections, throws in callbacks) and were logged instead of ending the process.", strayErrorCount()),
     {
       name: "nodejs_eventloop_delay_seconds",
       help: "Event-loop delay over the last full 10 s window, by quantile (0.5, 0.99) and its maximum (quantile=\"1\").",
