@@ -137,13 +137,16 @@ test.serial("mutual TLS: --nats-tls-ca/--nats-tls-cert/--nats-tls-key or NATS_CA
   t.regex(noClientCert.err, /give one \(--nats-tls-cert and --nats-tls-key/);
 });
 
-test.serial("berth status fails at once when no server answers; a node started before NATS waits, says why, and joins once NATS is up", async (t) => {
+test.serial("berth status fails at once when no server answers, and says when no such cluster exists; a node started before NATS waits, says why, and joins once NATS is up", async (t) => {
   const dead = status(["--nats", "nats://127.0.0.1:1"]);
   t.is(dead.code, 1);
   t.regex(dead.err, /could not connect to NATS at nats:\/\/127\.0\.0\.1:1: .* is nats-server running there\?/);
 
   const late = await startNatsServer({ dir, name: "late" });
   servers.push(late);
+  const nobody = status(["--nats", late.url, "--cluster", "nobody-here"]);
+  t.is(nobody.code, 1);
+  t.regex(nobody.err, /no cluster named "nobody-here" on .*: is a node running\?/, "a cluster that does not exist is named as such, not as a server that does not answer");
   await late.stop();
   const lines: string[] = [];
   const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });

@@ -51,15 +51,16 @@ export async function readStatus(urls: string[], cluster: string, auth: NatsAuth
   const nc = await connectNats({ servers: urls, name: "berth-status", ...auth });
   try {
     const log = createLogger({ level: "silent" });
-    const views = await NatsViewStore.bind(nc, cluster, log);
-    const directory = await NatsDirectory.bind(nc, cluster, log);
-    if (views === null) throw new ConfigError(`no cluster named "${cluster}" on ${urls.join(", ")} (no view stored yet): is a node running?`);
     let view: View;
     let records: Map<string, NodeRecord>;
     try {
+      const views = await NatsViewStore.bind(nc, cluster, log);
+      const directory = await NatsDirectory.bind(nc, cluster, log);
+      if (views === null) throw new ConfigError(`no cluster named "${cluster}" on ${urls.join(", ")} (no view stored yet): is a node running?`);
       view = (await views.read())?.view ?? { epoch: 0, members: [], table: null };
       records = new Map<string, NodeRecord>((await directory?.list())?.map((r) => [r.id, r]) ?? []);
     } catch (error) {
+      if (error instanceof ConfigError) throw error;
       // Connected, yet the buckets do not answer: the JetStream server holding them is down or
       // has no quorum (on nats-server < 2.9.21 the view has one replica, on one server).
       const why = error instanceof Error ? error.message : String(error);

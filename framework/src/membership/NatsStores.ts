@@ -31,11 +31,20 @@ export function clusterReplicas(nc: NatsConnection): number {
 
 /** Opens an existing bucket without creating it; null if it is absent (or the server refuses). */
 async function bindBucket(nc: NatsConnection, bucket: string): Promise<KV | null> {
+  let kv: KV;
   try {
-    return await new Kvm(nc).open(bucket, { bindOnly: true });
+    kv = await new Kvm(nc).open(bucket, { bindOnly: true });
   } catch {
     return null;
   }
+  // bindOnly does not look the stream up: ask for it, so a missing bucket is told apart from one that does not answer.
+  try {
+    await kv.status();
+  } catch (error) {
+    if (/stream not found/i.test(error instanceof Error ? error.message : String(error))) return null;
+    throw error;
+  }
+  return kv;
 }
 
 async function createBucket(kvm: Kvm, name: string, replicas: number, log: Logger, opts: { history: number; ttl?: number }): Promise<KV> {
