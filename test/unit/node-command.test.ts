@@ -21,3 +21,9 @@ test("berth node refuses a --shutdown-timeout that is not a duration of at least
     t.regex(r.stderr, /--shutdown-timeout must be at least 1000 ms, as a number of ms or a duration like "45s"/, bad);
   }
 });
+
+test("berth node refuses an unknown --log-level with the levels it takes, before it connects anywhere", (t) => {
+  const r = spawnSync(process.execPath, [BIN, "node", "--app", "test/fixtures/log-app", "--nats", "nats://127.0.0.1:1", "--log-level", "loud"], { encoding: "utf8", timeout: 30_000 });
+  t.is(r.status, 1, r.stderr);
+  t.regex(r.stderr, /the log level must be one of trace, debug, info, warn, error, fatal, silent; got "loud"/);
+});

@@ -60,12 +60,13 @@ async function runDev(opts: DevOptions): Promise<void> {
   const running = readDevState();
   if (running !== null) throw new ConfigError(`berth dev is already running from this folder (pid ${running.pid}, cluster "${running.cluster}"); stop it first (Ctrl-C there, or kill ${running.pid}), or run the second one from another folder`);
   const entry = appEntry(opts.app); // fails now, with the fix, if the app is not built
-  const gatewayAddress = parseAddress(opts.port);
+  const gatewayAddress = parseAddress(opts.port, "--port");
   const dir = resolve(opts.dir);
   const logs = resolve(dir, "logs");
   mkdirSync(logs, { recursive: true });
   await loadApp(opts.app);
   const http = await appServesHttp(entry);
+  if (!http && opts.port !== (process.env.PORT ?? "3000")) say(`!! --port ${opts.port} is ignored: the app exports no \`http\` routes, so there is no gateway to serve`);
   const env: NodeJS.ProcessEnv = { ...process.env, BERTH_EXIT_WITH_PARENT: "1" };
   if (http && !process.env.BERTH_SECRET) {
     env.BERTH_SECRET = devSecret(dir);

@@ -1,4 +1,8 @@
 import { pino, type Logger, type LoggerOptions } from "pino";
+import { ConfigError } from "../errors.js";
+
+/** The levels a logger accepts, quietest last. */
+const LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
 
 /**
  * The framework's logger: pino, structured, lowercase messages. The level comes from the
@@ -6,6 +10,10 @@ import { pino, type Logger, type LoggerOptions } from "pino";
  */
 export function createLogger(options: { level?: string; name?: string; bindings?: Record<string, unknown> } = {}): Logger {
   const level = options.level ?? process.env.BERTH_LOG_LEVEL ?? "info";
+  if (!LEVELS.includes(level)) {
+    const from = options.level !== undefined ? "the log level" : "BERTH_LOG_LEVEL";
+    throw new ConfigError(`${from} must be one of ${LEVELS.join(", ")}; got ${JSON.stringify(level)}`);
+  }
   const config: LoggerOptions = { level, base: { ...(options.bindings ?? {}) } };
   if (options.name !== undefined) config.name = options.name;
   return pino(config);
