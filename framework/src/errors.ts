@@ -166,7 +166,7 @@ export class PayloadTooLargeError extends BerthError {
     super(
       PayloadTooLargeError.code,
       `${what} of ${size} bytes exceeds the limit of ${limit} bytes; keep session state small ` +
-        `or raise the limit`,
+        `or raise the limit (NATS max_payload; see docs/guides/nats.md#sizing)`,
     );
     this.name = "PayloadTooLargeError";
   }

@@ -127,3 +127,16 @@ test("sync({ log: true }) stores states above a message's size in pieces, and a 
   t.deepEqual(await gw.ref(LogBlob, big).summary(), expected, "the 3.5 MB actor came back from its pieced snapshot and the deltas after it");
   t.true(b.stats().moves.recoveries > 0);
 });
+
+test("sync({ log: true }): a turn too large for the log fails at once with PayloadTooLargeError naming the log entry, and is not retried until the deadline", async (t) => {
+  t.timeout(60_000);
+  const [, , gw] = await workersAndGateway(t, LogBlob);
+  const ref = gw.ref(LogBlob, "too-big");
+  t.is(await ref.put(0, 10), 1);
+  const started = Date.now();
+  // 16 pieces of (1 MiB less headers) is the most one entry may take: 20 MB needs more.
+  const error = await t.throwsAsync(ref.put(1, 20_000_000), { name: "PayloadTooLargeError" });
+  const took = Date.now() - started;
+  t.regex(error?.message ?? "", /the event log entry of logBlob\/too-big .* exceeds the limit of \d+ bytes.*NATS max_payload/);
+  t.true(took < 10_000, `failed after ${took} ms, not at the 30 s call deadline`);
+});

@@ -5,6 +5,7 @@ import type { ActorType } from "../actor/defineActor.js";
 import { MalformedMessageError, PayloadTooLargeError, ReplicationError } from "../errors.js";
 import type { PartitionTable } from "../placement/index.js";
 import { stringify } from "../state/serializer.js";
+import { limitedLog } from "../node/logger.js";
 import type { ControlMessage } from "../transport/control.js";
 import { actorKey, splitActorKey, type ReplItem, type ReplReply } from "./items.js";
 import { batchBudget, encodeItem, type WireItem } from "./itemWire.js";
@@ -146,7 +147,10 @@ export class Replicator {
   /** Rejected when this node loses its lease (and replaced): a sync turn waiting for the log stops waiting then. */
   private leaseGate = leaseGate();
 
+  private readonly logTooLarge: (fields: Record<string, unknown>) => void;
+
   constructor(private readonly deps: ReplicatorDeps) {
+    this.logTooLarge = limitedLog(deps.log, "warn", "an actor's turn is too large for the event log: it fails, and the actor here is ahead of its log (keep the state smaller; see docs/guides/nats.md#sizing)");
     this.timer = setInterval(() => this.tick(), 100);
     this.timer.unref();
   }
@@ -663,6 +667,12 @@ export class Replicator {
     } catch (error) {
       this.stats.logFailures++;
       this.logState.delete(key); // the next append is a snapshot (later successes create no state)
+      if (error instanceof PayloadTooLargeError) {
+        // Not worth a retry: the entry can never fit. The caller learns it at once (a retry of a
+        // ReplicationError would append the whole state again, and fail again, until its deadline).
+        this.logTooLarge({ actor: act.type.name, id: act.id, bytes: payload.length, limit: error.limit });
+        throw new PayloadTooLargeError(error.limit, error.size, `the event log entry of ${act.type.name}/${act.id} (${kind}; the turn is not in the log, and this node's copy of the actor is ahead of it until a smaller turn succeeds)`);
+      }
       throw new ReplicationError("the event log did not acknowledge the delta", { cause: error });
     }
   }
