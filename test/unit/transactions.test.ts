@@ -159,3 +159,29 @@ test("results are copies: a caller cannot reach into the actor's state", async (
   t.deepEqual(await box.list(), [1, 2, 3]);
   await node.stop();
 });
+
+test("a thrown non-Error reaches the caller with its text: a string as it is, an object as JSON", async (t) => {
+  const Thrower = defineActor("thrower", {
+    state: () => ({ n: 0 }),
+    handlers: {
+      str(ctx) {
+        ctx.state.n++;
+        throw "out of stock";
+      },
+      obj(ctx) {
+        ctx.state.n++;
+        throw { code: 42, why: "no" };
+      },
+    },
+    queries: { n: (ctx) => ctx.state.n },
+  });
+  const node = await createTestNode({ actors: [Thrower] });
+  const s = await t.throwsAsync(node.ref(Thrower, "x").str(), { instanceOf: ActorHandlerError });
+  t.is(s?.errorName, "thrown string");
+  t.regex(s?.message ?? "", /out of stock/);
+  const o = await t.throwsAsync(node.ref(Thrower, "x").obj(), { instanceOf: ActorHandlerError });
+  t.is(o?.errorName, "thrown object");
+  t.regex(o?.message ?? "", /\{"code":42,"why":"no"\}/);
+  t.is(await node.ref(Thrower, "x").n(), 0, "both turns rolled back");
+  await node.stop();
+});
