@@ -66,6 +66,8 @@ test("copy refuses cycles instead of recursing forever", (t) => {
   a.self = a;
   const error = t.throws(() => copyValue(a, "state"), { instanceOf: NotSerializableError });
   t.regex(error.message, /nested more than 64 levels deep \(a cycle\?\)/);
+  t.true(error.message.includes("state.self.self.self.self.self.self.self.self… (56 levels more)"), error.message);
+  t.true(error.message.length < 300, "the path is not repeated 64 times");
 });
 
 test("commit returns the previous copy when nothing changed", (t) => {

@@ -18,6 +18,8 @@ const MAX_DEPTH = 64;
 
 /** Marks a key absent from the previous object (distinct from a present `undefined`). */
 const ABSENT: unique symbol = Symbol("absent");
+/** Levels of a very deep path an error shows. */
+const SHOWN_LEVELS = 8;
 
 class Walk {
   readonly stack: PathSegment[] = [];
@@ -35,7 +37,9 @@ class Walk {
   ) {}
 
   fail(reason: string): never {
-    throw new NotSerializableError(this.what, formatPath(this.what, this.stack), reason);
+    // A cycle's path repeats itself for MAX_DEPTH levels: its first few say where it starts.
+    const path = this.stack.length > SHOWN_LEVELS * 2 ? `${formatPath(this.what, this.stack.slice(0, SHOWN_LEVELS))}… (${this.stack.length - SHOWN_LEVELS} levels more)` : formatPath(this.what, this.stack);
+    throw new NotSerializableError(this.what, path, reason);
   }
 
   /**
