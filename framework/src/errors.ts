@@ -1,4 +1,4 @@
-import { MAX_RECENT_CALLS } from "./actor/callIds.js";
+import { MAX_RECENT_CALLS, MIN_KEPT_OUTCOMES } from "./actor/callIds.js";
 
 /**
  * Berth's error classes. Each says what happened and what to do about it, carries a stable
@@ -323,7 +323,8 @@ export class ReplicationError extends BerthError {
 
 /**
  * A retried call that may have run already, whose outcome the actor no longer keeps (it keeps
- * its last 64 outcomes, for at most the dedup window): running it again could apply it twice,
+ * its last 64 outcomes — at least 16 where they are larger than 64 KiB together — for at most
+ * the dedup window): running it again could apply it twice,
  * so it is not run. Read the state back to learn whether the first attempt took effect.
  */
 export class CallOutcomeUnknownError extends BerthError {
@@ -333,7 +334,7 @@ export class CallOutcomeUnknownError extends BerthError {
     readonly actorId: string,
     readonly callId: string,
   ) {
-    super(CallOutcomeUnknownError.code, `call ${callId} to ${actorType}/${actorId} was retried after the actor forgot the outcomes of calls that old (it keeps its last ${MAX_RECENT_CALLS}, for at most the dedup window); it may have run already, so it was not run again — read the state back to learn whether it took effect`);
+    super(CallOutcomeUnknownError.code, `call ${callId} to ${actorType}/${actorId} was retried after the actor forgot the outcomes of calls that old (it keeps its last ${MAX_RECENT_CALLS}, at least ${MIN_KEPT_OUTCOMES} where their answers are large, for at most the dedup window); it may have run already, so it was not run again — read the state back to learn whether it took effect`);
     this.name = "CallOutcomeUnknownError";
   }
 }

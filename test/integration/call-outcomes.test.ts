@@ -1,5 +1,5 @@
 import test from "ava";
-import { CallOutcomeUnknownError, type ClusterNode } from "berth";
+import { CallOutcomeUnknownError, defineActor, sync, type ClusterNode } from "berth";
 import { makeCallId } from "../../framework/src/actor/callIds.js";
 import { sendCall } from "../../framework/src/transport/rpc.js";
 import type { CallRequest } from "../../framework/src/transport/wire.js";
@@ -56,4 +56,46 @@ test("a retry whose outcome the actor forgot is refused, not run twice — also 
   const tokens = (await gw.ref(LogSyncBackup, session).tokens()) as string[];
   t.is(tokens.filter((tk) => tk === "first").length, 1);
   t.is(tokens.length, 66, "everything acknowledged survived the failover");
+});
+
+/** Answers every change with a large value (like a cart answering with the whole cart). */
+const BigAnswers = defineActor("big-answers", {
+  state: () => ({ tokens: [] as string[] }),
+  backup: sync({ backups: 1 }),
+  handlers: {
+    add(ctx, token: string) {
+      ctx.state.tokens.push(token);
+      return { n: ctx.state.tokens.length, pad: "x".repeat(10_000) };
+    },
+  },
+  queries: { tokens: (ctx) => ctx.state.tokens },
+});
+
+test("outcomes are kept within a size bound: a large answer is remembered for its retry, the oldest are forgotten (refused, not run twice), on the owner and on its successor", async (t) => {
+  t.timeout(60_000);
+  const nodes = await clusterNodes(t, { count: 3, cluster: uniqueCluster(), urls: nats.urls, actors: [BigAnswers], ids: ["a", "b", "gw"], roles: ["worker", "worker", "gateway"] });
+  const [a, , gw] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+  let k = 0;
+  while (gw.locate(`big${k}`).owner !== "a") k++;
+  const session = `big${k}`;
+  let n = 0;
+  const call = (callId: string, token: string): Promise<unknown> => {
+    const req: CallRequest = { callId, actorType: BigAnswers.name, actorId: session, method: "add", args: [token], ttlMs: 5_000, epoch: gw.view.epoch, from: gw.id };
+    return sendCall(gw.transport, gw.locate(session).owner as string, req);
+  };
+  // Ids made 1 ms apart, as callers one after another make them.
+  const t0 = Date.now();
+  const ids = Array.from({ length: 20 }, (_, i) => makeCallId("test", n++, t0 + i));
+  for (let i = 0; i < ids.length; i++) t.like(await call(ids[i] as string, `t${i}`), { n: i + 1 });
+  const last = ids[ids.length - 1] as string;
+  t.like(await call(last, "t19"), { n: 20 }, "the latest answer (10 kB) is remembered");
+  // 20 answers of 10 kB do not fit MAX_OUTCOME_CHARS: all but the last MIN_KEPT_OUTCOMES (16) are forgotten, and refused.
+  await t.throwsAsync(call(ids[0] as string, "t0"), { instanceOf: CallOutcomeUnknownError });
+
+  await a.crash();
+  await waitFor(() => gw.locate(session).owner === "b" && !gw.view.members.some((m) => m.id === "a"), 10_000, "b to take the session over");
+  t.like(await call(last, "t19"), { n: 20 }, "the successor remembers the latest answer too");
+  await t.throwsAsync(call(ids[0] as string, "t0"), { instanceOf: CallOutcomeUnknownError }, "and refuses the forgotten one");
+  const tokens = (await gw.ref(BigAnswers, session).tokens()) as string[];
+  t.deepEqual(tokens, Array.from({ length: 20 }, (_, i) => `t${i}`), "every call ran exactly once");
 });

@@ -1,5 +1,7 @@
 import test from "ava";
 import { createHash, randomBytes } from "node:crypto";
+import { connect } from "node:net";
+import { pino } from "pino";
 import { defineActor } from "berth";
 import { createHttpNode, defineHttp, type HttpNode } from "berth/http";
 import { uniqueCluster } from "../helpers/nats.js";
@@ -90,4 +92,31 @@ test("small, large and chunked request bodies and a streamed 5 MB response, thro
   for (let i = 0; i < got.length; i++) if (got[i] !== i % 251) { wrong = i; break; }
   t.is(wrong, -1, "every byte in order");
   t.true(gw.handler.stats().forwarded >= 7, "the gateway forwarded every request");
+});
+
+test("a client that closes its connection mid-body costs an error line nowhere, and the node serves on", async (t) => {
+  t.timeout(30_000);
+  const cluster = uniqueCluster();
+  const secrets = [randomBytes(32).toString("hex")];
+  const lines: string[] = [];
+  const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+  const node = await createHttpNode({ actors: [Visits], nats: { servers: nats.urls }, cluster, id: "w1", logger, http: { app, secrets } });
+  t.teardown(() => node.stop());
+  await settled([node.node]);
+  const { hostname, port } = new URL(node.url);
+  for (let i = 0; i < 5; i++) {
+    // Headers promise 100 kB; 10 kB arrive; then the client is gone.
+    await new Promise<void>((resolve) => {
+      const socket = connect({ host: hostname, port: Number(port) }, () => {
+        socket.write(`POST /echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/octet-stream\r\ncontent-length: 100000\r\n\r\n`);
+        socket.write(Buffer.alloc(10_000, 1), () => setTimeout(() => (socket.destroy(), resolve()), 100));
+      });
+      socket.on("error", () => resolve());
+    });
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const res = await fetch(`${node.url}/echo`, { method: "POST", body: "ok" });
+  t.is(res.status, 200, "the node still serves");
+  const errors = lines.filter((l) => (JSON.parse(l) as { level: number }).level >= 50);
+  t.deepEqual(errors, [], "no error line for a client that went away");
 });

@@ -78,10 +78,15 @@ function managerFor(selfId: string) {
     },
     /** Answers every open request with `reply(request)`, until none is left (answers open new ones). */
     async answerAll(reply: (r: Request) => unknown): Promise<void> {
-      for (let rounds = 0; rounds < 1000; rounds++) {
+      // Installs run in slices of the event loop (WorkSlicer): quiet for a few turns means done.
+      for (let rounds = 0, quiet = 0; rounds < 1000; rounds++) {
         await new Promise((r) => setImmediate(r));
         const batch = open.splice(0);
-        if (batch.length === 0) return;
+        if (batch.length === 0) {
+          if (++quiet === 5) return;
+          continue;
+        }
+        quiet = 0;
         for (const r of batch) r.answer(reply(r));
       }
       throw new Error("requests kept coming");

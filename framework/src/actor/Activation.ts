@@ -1,6 +1,6 @@
 import type { DependencyContainer } from "tsyringe";
 import { ArityError, CallOutcomeUnknownError, ConfigError, DeadlineExceededError, NotOwnerError, PayloadTooLargeError, QueryMutationError, UnknownHandlerError } from "../errors.js";
-import { MAX_RECENT_CALLS, forgetCalls, mayHaveForgotten } from "./callIds.js";
+import { MAX_OUTCOME_CHARS, MAX_RECENT_CALLS, MIN_KEPT_OUTCOMES, forgetCalls, mayHaveForgotten, outcomeChars } from "./callIds.js";
 import { callerError } from "./callerError.js";
 import { copyValue, commitValue, firstChange } from "../state/walk.js";
 import type { Delta } from "../state/delta.js";
@@ -100,6 +100,8 @@ export class Activation {
   private calls: Map<string, CallOutcome> | null = null;
   /** The latest time an id of an outcome dropped from `calls` was made (see actor/callIds.ts). */
   callsForgotten: number | undefined = undefined;
+  /** `outcomeChars` of the outcomes in `calls`, together. */
+  private callsChars = 0;
   /**
    * Replication of turns with call ids that has not been confirmed yet (pending, or failed),
    * by call id. A retry of such a call must not be answered from its outcome until the turn is
@@ -149,6 +151,7 @@ export class Activation {
     this.timerSeq = record.timerSeq;
     this.lastUsed = record.lastUsed;
     this.calls = record.calls && record.calls.length > 0 ? new Map(record.calls.map((c) => [c.id, c])) : null;
+    this.callsChars = record.calls?.reduce((sum, c) => sum + outcomeChars(c), 0) ?? 0;
     this.callsForgotten = record.callsForgotten;
     this.seq = record.seq ?? 0;
   }
@@ -280,9 +283,10 @@ export class Activation {
     const now = this.host.clock.now();
     // No `value` key for `undefined` (a void handler): the record stays plain JSON, so
     // replicating it needs no superjson (see transport/control.ts).
-    const id = detached(callId); // kept for the actor's last 64 calls: not a view into the request's text
+    const id = detached(callId); // kept for the actor's recent calls: not a view into the request's text
     const outcome: CallOutcome = value === undefined ? { id, at: now, ok } : { id, at: now, ok, value };
     (this.calls ??= new Map()).set(id, outcome);
+    this.callsChars += outcomeChars(outcome);
     this.pruneCalls(now);
     return outcome;
   }
@@ -292,11 +296,15 @@ export class Activation {
     if (calls === null) return;
     const cutoff = now - this.host.dedupWindowMs;
     let over = calls.size - MAX_RECENT_CALLS;
+    let left = calls.size;
     const dropped: CallOutcome[] = [];
     for (const c of calls.values()) {
-      if (over <= 0 && c.at >= cutoff) break;
+      // By count, by age, and by size (the newest always stays).
+      if (over <= 0 && c.at >= cutoff && (this.callsChars <= MAX_OUTCOME_CHARS || left <= MIN_KEPT_OUTCOMES)) break;
       dropped.push(c);
       over--;
+      left--;
+      this.callsChars -= outcomeChars(c);
     }
     if (dropped.length === 0) return;
     for (const c of dropped) calls.delete(c.id);

@@ -120,6 +120,11 @@ function limitBody(maxSize: number): MiddlewareHandler<BerthEnv> {
   };
 }
 
+/** Node's error for a request body cut off by the client (it closed or reset the connection). */
+function clientWentAway(err: Error): boolean {
+  return err.message === "aborted" && (err as NodeJS.ErrnoException).code === "ECONNRESET";
+}
+
 /** The JSON answer for an error a route threw (or Berth raised on its behalf). */
 function errorResponse(err: Error, c: Context<BerthEnv>, session: RequestSession | undefined, log: Logger): Response {
   if (err instanceof HTTPException) {
@@ -137,6 +142,11 @@ function errorResponse(err: Error, c: Context<BerthEnv>, session: RequestSession
   if (err instanceof ReplicationError || err instanceof CallOutcomeUnknownError) return c.json({ error: "this request may or may not have been applied; reload to check before trying again" }, 502);
   if (err instanceof NotOwnerError) return c.json({ error: "the session is moving to another node; try again" }, 503);
   if (err instanceof NodeStoppedError) return c.json({ error: "this node is stopping; try again" }, 503);
+  if (clientWentAway(err)) {
+    // The client closed the connection while its body was being read: nobody reads this answer.
+    log.debug({ method: c.req.method, path: c.req.path }, "client closed the request before its body was read");
+    return c.json({ error: "the request was closed before its body arrived" }, 400);
+  }
   log.error({ err, method: c.req.method, path: c.req.path }, "route failed");
   return c.json({ error: "internal error" }, 500);
 }

@@ -14,6 +14,7 @@ import type { ControlMessage } from "../transport/control.js";
 import { CHUNK_CHARS, joinPieces, toChunks } from "./transferChunks.js";
 import { initialPartitionSnapshot, nextPartitionSnapshot, partitionMachine, type PartitionEvent, type PartitionState } from "./partitionMachine.js";
 import { DURATION_BUCKETS, Histogram } from "../metrics/Histogram.js";
+import { WorkSlicer } from "../time/WorkSlicer.js";
 
 /** What the manager needs from its node. */
 export interface PartitionManagerDeps {
@@ -105,6 +106,12 @@ export class PartitionManager {
   readonly moveDurations = new Histogram(DURATION_BUCKETS);
   readonly stats: MoveStats = { movesStarted: 0, movesFinished: 0, movesAborted: 0, recoveries: 0, lastRecoveryMs: 0, maxRecoveryMs: 0, maxHoldMs: 0, inMotion: {} };
   private stopped = false;
+  /**
+   * Where the synchronous bulk of recoveries and syncs runs (installing records, encoding them
+   * for new backups, copying backup copies for a puller): in slices, so that a node taking over
+   * hundreds of partitions at once keeps renewing its lease meanwhile.
+   */
+  private readonly slicer = new WorkSlicer();
 
   constructor(private readonly deps: PartitionManagerDeps) {
     this.slots = Array.from({ length: deps.partitions }, () => ({ snap: initialPartitionSnapshot, inflight: 0, source: null, epoch: 0, chunks: null, run: 0, waiting: [], since: Date.now(), acquiredAt: 0 }));
@@ -500,7 +507,8 @@ export class PartitionManager {
     const eventLog = this.deps.eventLog();
     if (eventLog !== null) {
       try {
-        copies.push(...rebuildFromLog(await eventLog.readPartition(p), this.deps.log));
+        const entries = await eventLog.readPartition(p);
+        copies.push(...(await this.slicer.run(() => rebuildFromLog(entries, this.deps.log))));
       } catch (err) {
         this.deps.log.warn({ err, partition: p }, "could not read the event log; recovering from backups only");
       }
@@ -531,11 +539,14 @@ export class PartitionManager {
   private async install(p: number, load: () => string[], confirmed: Promise<boolean>, run: number): Promise<boolean> {
     const [ok] = await Promise.all([confirmed, this.fence(p)]);
     if (!ok || !this.current(p, run)) return false;
-    this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, null));
-    const skipped = load();
-    if (skipped.length > 0) this.deps.log.warn({ partition: p, skipped: skipped.slice(0, 5), count: skipped.length }, "records of actor types this node does not host were dropped");
-    this.deps.backups.drop(p);
-    return true;
+    return this.slicer.run(() => {
+      if (!this.current(p, run)) return false;
+      this.deps.host.dropPartition(p, () => new NotOwnerError(p, this.deps.view().epoch, null));
+      const skipped = load();
+      if (skipped.length > 0) this.deps.log.warn({ partition: p, skipped: skipped.slice(0, 5), count: skipped.length }, "records of actor types this node does not host were dropped");
+      this.deps.backups.drop(p);
+      return true;
+    });
   }
 
   /** Writes the takeover marker `(p, epoch)` to the event log, if there is one. */
@@ -549,12 +560,16 @@ export class PartitionManager {
     }
   }
 
+  /** Sends the partition's actors in full to its backups, in a slice (see `slicer`), if this node still serves it then. */
   private syncBackups(p: number): void {
-    try {
-      this.deps.replicator.syncPartition(p, this.deps.host.exportPartition(p, { replicatedOnly: true }));
-    } catch {
-      // A turn is running: its own replication will carry the state; idle actors sync on the next view change.
-    }
+    void this.slicer.run(() => {
+      if (this.state(p) !== "serving") return;
+      try {
+        this.deps.replicator.syncPartition(p, this.deps.host.exportPartition(p, { replicatedOnly: true }));
+      } catch {
+        // A turn is running: its own replication will carry the state; idle actors sync on the next view change.
+      }
+    });
   }
 
   // ---- handing over ----
@@ -620,7 +635,7 @@ export class PartitionManager {
       return { status: "chunk", actors: chunks[i] ?? [], next: i + 1 < chunks.length ? i + 1 : null, total: chunks.length };
     }
     // Nothing live here: offer the backup copies (recovery merges them).
-    return { status: "none", backups: this.deps.backups.entries(p) };
+    return this.slicer.run(() => ({ status: "none", backups: this.deps.backups.entries(p) }));
   }
 
   private onDone(p: number, from: string): { ok: boolean } {
