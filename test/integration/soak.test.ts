@@ -3,7 +3,7 @@ import { join } from "node:path";
 import test from "ava";
 import { createNode, type ClusterNode } from "berth";
 import { readStatus } from "../../framework/src/cli/statusCommand.js";
-import { Log, LogAsync, LogSyncBackup, LogSyncLog, Timer, TimerSync } from "../fixtures/log-app/app.js";
+import { Log, LogAsync, LogSyncBackup, LogSyncLog, LogWhole, Timer, TimerSync } from "../fixtures/log-app/app.js";
 import { startLoad } from "../helpers/history.js";
 import { uniqueCluster } from "../helpers/nats.js";
 import { natsForFile } from "../helpers/natsForFile.js";
@@ -30,6 +30,12 @@ const MINUTES = Number(process.env.BERTH_SOAK_MINUTES ?? 0);
 const FAULTS = (process.env.BERTH_SOAK_FAULTS ?? "kill,leave,nats,stop").split(",");
 /** `BERTH_SOAK_LOGS=<dir>`: workers log at debug level, and every worker's log is written there. */
 const LOGS = process.env.BERTH_SOAK_LOGS;
+/**
+ * `BERTH_SOAK_ACTOR=whole`: the writes go to an actor that answers each with its latest 200
+ * tokens, like the demo cart (large kept call outcomes, large records to recover and resync).
+ * The default answers with a number.
+ */
+const WHOLE = process.env.BERTH_SOAK_ACTOR === "whole";
 const SESSIONS = 400;
 const TIMER_SESSIONS = 100;
 const APP = "test/fixtures/log-app";
@@ -64,7 +70,7 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
     });
   };
   for (const id of ["w1", "w2", "w3", "w4"]) await start(id);
-  const gateway: ClusterNode = await createNode({ actors: [Log, LogSyncBackup, LogSyncLog, LogAsync, Timer, TimerSync], nats: { servers: [...nats.urls] }, cluster, id: "gw", roles: ["gateway"], logger: "warn" });
+  const gateway: ClusterNode = await createNode({ actors: [Log, LogSyncBackup, LogSyncLog, LogAsync, LogWhole, Timer, TimerSync], nats: { servers: [...nats.urls] }, cluster, id: "gw", roles: ["gateway"], logger: "warn" });
   t.teardown(() => gateway.stop());
 
   /**
@@ -97,8 +103,10 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
   await settled("start");
 
   const sessions = Array.from({ length: SESSIONS }, (_, i) => `soak-${i}`);
-  await Promise.all(sessions.map((id) => gateway.ref(LogSyncBackup, id).append(`${id}#0`)));
-  const load = startLoad(sessions, 16, (id, token) => gateway.ref(LogSyncBackup, id).append(token), "", 20);
+  const append = (id: string, token: string): Promise<unknown> => (WHOLE ? gateway.ref(LogWhole, id).append(token) : gateway.ref(LogSyncBackup, id).append(token));
+  const tokensOf = (id: string): Promise<string[]> => (WHOLE ? gateway.ref(LogWhole, id).tokens() : gateway.ref(LogSyncBackup, id).tokens());
+  await Promise.all(sessions.map((id) => append(id, `${id}#0`)));
+  const load = startLoad(sessions, 16, append, "", 20);
 
   // Timers: armed while the faults run; each acknowledged arm must fire exactly once.
   const armed = new Map<string, string[]>();
@@ -221,7 +229,7 @@ test.serial(`soak: faults one after another under load (${MINUTES > 0 ? `${MINUT
   const stored = new Map<string, string[]>();
   for (let i = 0; i < sessions.length; i += 100) {
     const batch = sessions.slice(i, i + 100);
-    const lists = await Promise.all(batch.map((s) => gateway.ref(LogSyncBackup, s).tokens()));
+    const lists = await Promise.all(batch.map((s) => tokensOf(s)));
     batch.forEach((s, j) => stored.set(s, lists[j] as string[]));
   }
   for (const id of sessions) (load.history.acked.get(id) ?? load.history.acked.set(id, []).get(id))?.unshift(`${id}#0`);
