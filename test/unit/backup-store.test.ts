@@ -146,3 +146,21 @@ test("pieces of items that never finish are bounded in characters: the oldest un
   t.deepEqual(next.needFull, ["log/a0"]);
   t.deepEqual(needs, [], "nothing was asked for while the pieces still arrived in order");
 });
+
+test("a node removed while alive keeps its copies and owned actors as stale copies: no reads, no deltas, replaced by any full record, dropped after a while", (t) => {
+  const store = new BackupStore();
+  store.apply([full(1, 10), delta(2, 20)], 7);
+  const owned = { type: "c", id: "mine", record: record(99, 9) };
+  store.demote([{ partition: 3, entries: [owned] }], 1_000);
+  const entries = store.entries(3);
+  t.deepEqual(entries.map((e) => [e.id, e.record.seq, e.stale]), [["a", 2, true], ["mine", 9, true]]);
+  t.true(store.peek(3, "c", "a")?.behind, "a stale copy answers no backup read");
+  t.deepEqual(store.apply([delta(3, 30)]).needFull, ["c/a"], "a delta does not follow on from a stale copy");
+  t.deepEqual(stateOf(store), { n: 20 });
+  store.apply([full(1, 11)], 9);
+  t.deepEqual(store.entries(3)[0], { type: "c", id: "a", record: { ...record(11, 1), calls: [] } }, "a full record replaces it, even at a lower sequence: the copy is current again");
+  store.dropStale(30_000, 60_000);
+  t.is(store.entries(3).length, 2, "kept for a minute");
+  store.dropStale(62_000, 60_000);
+  t.deepEqual(store.entries(3).map((e) => e.id), ["a"], "then the stale one goes; the current one stays");
+});

@@ -55,6 +55,8 @@ export interface ActorEntry {
   readonly type: string;
   readonly id: string;
   readonly record: ActorRecord;
+  /** A backup copy held since its node was removed from the view while alive (see BackupStore.demote). */
+  readonly stale?: boolean;
 }
 
 /**

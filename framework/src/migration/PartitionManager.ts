@@ -503,7 +503,7 @@ export class PartitionManager {
       return;
     }
     const copies: ActorEntry[] = [...local];
-    for (const f of found) for (const a of f.reply?.backups ?? []) copies.push({ type: String(a.type), id: String(a.id), record: checkRecord(a.record) });
+    for (const f of found) for (const a of f.reply?.backups ?? []) copies.push({ type: String(a.type), id: String(a.id), record: checkRecord(a.record), ...(a.stale === true ? { stale: true } : {}) });
     const eventLog = this.deps.eventLog();
     if (eventLog !== null) {
       try {
@@ -652,13 +652,18 @@ class SourceLost extends Error {
   }
 }
 
-/** For each actor, the record with the highest replication sequence. */
+/**
+ * For each actor, the record with the highest replication sequence among its current copies;
+ * a stale copy (held by a node since it was removed from the view while alive) only where no
+ * current copy is left.
+ */
 function newest(entries: ActorEntry[]): ActorEntry[] {
   const best = new Map<string, ActorEntry>();
   for (const e of entries) {
     const k = actorKey(e.type, e.id);
     const cur = best.get(k);
-    if (cur === undefined || (e.record.seq ?? 0) > (cur.record.seq ?? 0)) best.set(k, e);
+    const better = cur === undefined || (cur.stale === true && e.stale !== true) || (cur.stale === e.stale && (e.record.seq ?? 0) > (cur.record.seq ?? 0));
+    if (better) best.set(k, e);
   }
   return [...best.values()];
 }

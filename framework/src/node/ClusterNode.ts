@@ -5,6 +5,7 @@ import type { Activation } from "../actor/Activation.js";
 import { makeCallId } from "../actor/callIds.js";
 import type { ActorType } from "../actor/defineActor.js";
 import type { HostHooks } from "../actor/ActorHost.js";
+import type { ActorEntry } from "../actor/record.js";
 import { MAX_EPOCH } from "../membership/codec.js";
 import { ConfigError, DeadlineExceededError, MalformedMessageError, NodeStoppedError, NodeUnreachableError, NotOwnerError, ReplicationError, SelfCallError } from "../errors.js";
 import { PartitionManager, type MoveStats } from "../migration/PartitionManager.js";
@@ -77,6 +78,8 @@ export interface ClusterStats extends NodeStats {
 const CLUSTER_RE = /^[A-Za-z0-9_-]{1,32}$/;
 /** A single remote attempt waits at most this long; the call retries (same id) until its deadline. */
 const ATTEMPT_MS = 2_500;
+/** How long a node removed from the view while alive keeps what it held, as stale copies (see BackupStore.demote). */
+const STALE_COPIES_MS = 60_000;
 
 /**
  * A node in a cluster: it joins the view on NATS, owns the partitions the table gives it, and
@@ -566,6 +569,7 @@ export class ClusterNode extends BerthNode {
   private dropStrayBackups(): void {
     const table = this.membership.table;
     const now = Date.now();
+    this.backups.dropStale(now, STALE_COPIES_MS);
     for (const p of this.backups.partitions()) {
       const backedUp = table !== null && table.members.length > 0 && (table.ownerOf(p) === this.id || table.backupsOf(p).includes(this.id));
       if (backedUp) {
@@ -593,9 +597,21 @@ export class ClusterNode extends BerthNode {
     }
     this.table = table ?? computeTable({ epoch: view.epoch, members: [] }, { partitions: this.partitions, backups: 1 });
     if (!view.members.some((m) => m.id === this.id)) {
-      // Removed from the view while alive (cut off, paused): every backup copy here missed what
-      // happened since, and must never serve a takeover or a backup read. It rejoins empty.
-      for (const p of this.backups.partitions()) this.backups.drop(p);
+      // Removed from the view while alive (cut off, paused): every copy here, and every actor it
+      // owned, may have missed what happened since. They must never serve a backup read or win
+      // over a current copy, so they become stale copies: the last resort of a recovery that
+      // finds nothing current — when every node holding a session was removed at once (all
+      // stalled), they are all that is left. Dropped after a minute.
+      const owned: Array<{ partition: number; entries: ActorEntry[] }> = [];
+      for (let p = 0; p < this.partitions; p++) {
+        if (this.partitionManager.state(p) !== "serving") continue;
+        try {
+          owned.push({ partition: p, entries: this.host.exportPartition(p, { replicatedOnly: true }) });
+        } catch {
+          // A turn is running: that partition's actors are not kept (its backups may hold them).
+        }
+      }
+      this.backups.demote(owned, Date.now());
       this.strayBackups.clear();
     }
     if (this.isWorker) this.partitionManager.onView(view, table);

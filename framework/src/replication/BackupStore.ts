@@ -20,6 +20,12 @@ interface Copy {
   epoch: number;
   /** The last delta did not follow on: the copy waits for a full record and must not answer reads. */
   behind: boolean;
+  /**
+   * Held since this node was removed from the view while alive (ms), else 0: the copy may have
+   * missed what happened since. It answers no read, takes no delta (only a full record makes it
+   * current again), and a recovery uses it only for an actor of which no current copy is left.
+   */
+  staleSince: number;
 }
 
 /** What a backup read may look at: a hot copy, as the store holds it (never to be changed). */
@@ -130,9 +136,13 @@ export class BackupStore {
           break;
         case "f":
           // Kept: the type and id are not to be views into the whole batch's text.
-          if (copy === undefined || item.s >= copy.seq) part.set(key, fromRecord(copy?.type ?? detached(item.t), copy?.id ?? detached(item.i), item.r, epoch));
+          if (copy === undefined || copy.staleSince > 0 || item.s >= copy.seq) part.set(key, fromRecord(copy?.type ?? detached(item.t), copy?.id ?? detached(item.i), item.r, epoch));
           break;
         case "d": {
+          if (copy !== undefined && copy.staleSince > 0) {
+            needFull.push(key); // a stale copy follows on from nothing it can trust
+            break;
+          }
           if (copy !== undefined && item.s <= copy.seq) break; // already held (a resend, or a full record overtook it)
           if (copy === undefined || item.s !== copy.seq + 1) {
             if (copy !== undefined) copy.behind = true;
@@ -167,11 +177,44 @@ export class BackupStore {
     return this.parts.get(partition)?.get(actorKey(type, id));
   }
 
-  /** The copies of a partition, as records (copies: the store keeps its own). */
+  /** The copies of a partition, as records (copies: the store keeps its own); stale ones say so. */
   entries(partition: number): ActorEntry[] {
     const part = this.parts.get(partition);
     if (part === undefined) return [];
-    return [...part.values()].map((c) => ({ type: c.type, id: c.id, record: toRecord(c) }));
+    return [...part.values()].map((c) => ({ type: c.type, id: c.id, record: toRecord(c), ...(c.staleSince > 0 ? { stale: true } : {}) }));
+  }
+
+  /**
+   * This node was removed from the view while alive: every copy here, and the records of the
+   * actors it owned (`owned`, by partition), become stale copies — the last resort of a
+   * recovery that finds nothing current (every copy-holder was removed at once: all of them
+   * stalled, a paused VM). They go after `staleMs` (see `dropStale`).
+   */
+  demote(owned: ReadonlyArray<{ readonly partition: number; readonly entries: readonly ActorEntry[] }>, now: number): void {
+    for (const part of this.parts.values()) {
+      for (const c of part.values()) {
+        if (c.staleSince === 0) c.staleSince = now;
+        c.behind = true;
+      }
+    }
+    for (const { partition, entries } of owned) {
+      let part = this.parts.get(partition);
+      if (part === undefined) this.parts.set(partition, (part = new Map()));
+      for (const e of entries) {
+        const key = actorKey(e.type, e.id);
+        const held = part.get(key);
+        if (held !== undefined && held.seq > (e.record.seq ?? 0)) continue;
+        part.set(key, { ...fromRecord(e.type, e.id, e.record, 0), behind: true, staleSince: now });
+      }
+    }
+  }
+
+  /** Drops stale copies held longer than `staleMs`. */
+  dropStale(now: number, staleMs: number): void {
+    for (const [p, part] of this.parts) {
+      for (const [key, c] of part) if (c.staleSince > 0 && now - c.staleSince > staleMs) part.delete(key);
+      if (part.size === 0) this.parts.delete(p);
+    }
   }
 
   /** Removes and returns a partition's copies (this node takes the partition over). */
@@ -199,7 +242,7 @@ export class BackupStore {
 }
 
 function fromRecord(type: string, id: string, r: ActorRecord, epoch: number): Copy {
-  return { type, id, state: r.state, timers: r.timers, timerSeq: r.timerSeq, lastUsed: r.lastUsed, calls: [...(r.calls ?? [])], callsForgotten: r.callsForgotten, seq: r.seq ?? 0, epoch, behind: false };
+  return { type, id, state: r.state, timers: r.timers, timerSeq: r.timerSeq, lastUsed: r.lastUsed, calls: [...(r.calls ?? [])], callsForgotten: r.callsForgotten, seq: r.seq ?? 0, epoch, behind: false, staleSince: 0 };
 }
 
 function toRecord(c: Copy): ActorRecord {
