@@ -126,7 +126,15 @@ export class TurnEndedError extends BerthError {
 /** A call did not complete before its deadline. It may or may not have run. */
 export class DeadlineExceededError extends BerthError {
   static readonly code = "deadline-exceeded";
-  constructor(readonly timeoutMs: number, detail = "") {
+  /**
+   * @param target set when a request to that node had no reply within `timeoutMs` (the node
+   *   may be frozen or the reply lost): the caller retries the same call id
+   */
+  constructor(
+    readonly timeoutMs: number,
+    detail = "",
+    readonly target?: string,
+  ) {
     super(
       DeadlineExceededError.code,
       `call did not complete within ${timeoutMs} ms${detail ? ` (${detail})` : ""}; ` +
@@ -143,8 +151,9 @@ export class DeadlineExceededError extends BerthError {
  * runs at most once.
  */
 export class ReplyLostError extends DeadlineExceededError {
-  constructor(timeoutMs: number, readonly target: string, why: string) {
-    super(timeoutMs);
+  declare readonly target: string;
+  constructor(timeoutMs: number, target: string, why: string) {
+    super(timeoutMs, "", target);
     this.name = "ReplyLostError";
     this.message = `no reply from ${target}: ${why}, so the reply may be lost; the outcome is unknown`;
   }
@@ -324,8 +333,8 @@ export class ReplicationError extends BerthError {
 /**
  * A retried call that may have run already, whose outcome the actor no longer keeps (it keeps
  * its last 64 outcomes — at least 16 where they are larger than 64 KiB together — for at most
- * the dedup window): running it again could apply it twice,
- * so it is not run. Read the state back to learn whether the first attempt took effect.
+ * the dedup window): running it again could apply it twice, so it is not run. Read the state
+ * back to learn whether the first attempt took effect.
  */
 export class CallOutcomeUnknownError extends BerthError {
   static readonly code = "call-outcome-unknown";

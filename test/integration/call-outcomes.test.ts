@@ -20,6 +20,14 @@ import { waitFor } from "../helpers/nodeProcess.js";
 
 const nats = natsForFile("single");
 
+/** A call with an id of the test's choosing (as a retry through Berth sends it), from `gw` to the session's owner. */
+function caller(gw: ClusterNode, actorType: string, session: string, method: string) {
+  return (callId: string, token: string): Promise<unknown> => {
+    const req: CallRequest = { callId, actorType, actorId: session, method, args: [token], ttlMs: 5_000, epoch: gw.view.epoch, from: gw.id };
+    return sendCall(gw.transport, gw.locate(session).owner as string, req);
+  };
+}
+
 test("a retry whose outcome the actor forgot is refused, not run twice — also after a failover; a retry it remembers is answered, a new call runs", async (t) => {
   t.timeout(60_000);
   const nodes = await clusterNodes(t, { count: 3, cluster: uniqueCluster(), urls: nats.urls, actors: [LogSyncBackup], ids: ["a", "b", "gw"], roles: ["worker", "worker", "gateway"] });
@@ -28,11 +36,7 @@ test("a retry whose outcome the actor forgot is refused, not run twice — also 
   while (gw.locate(`s${k}`).owner !== "a") k++;
   const session = `s${k}`;
   let n = 0;
-  const call = (callId: string, token: string): Promise<unknown> => {
-    const owner = gw.locate(session).owner as string;
-    const req: CallRequest = { callId, actorType: LogSyncBackup.name, actorId: session, method: "append", args: [token], ttlMs: 5_000, epoch: gw.view.epoch, from: gw.id };
-    return sendCall(gw.transport, owner, req);
-  };
+  const call = caller(gw, LogSyncBackup.name, session, "append");
   const fresh = (): string => makeCallId("test", n++, Date.now());
 
   const first = fresh();
@@ -79,10 +83,7 @@ test("outcomes are kept within a size bound: a large answer is remembered for it
   while (gw.locate(`big${k}`).owner !== "a") k++;
   const session = `big${k}`;
   let n = 0;
-  const call = (callId: string, token: string): Promise<unknown> => {
-    const req: CallRequest = { callId, actorType: BigAnswers.name, actorId: session, method: "add", args: [token], ttlMs: 5_000, epoch: gw.view.epoch, from: gw.id };
-    return sendCall(gw.transport, gw.locate(session).owner as string, req);
-  };
+  const call = caller(gw, BigAnswers.name, session, "add");
   // Ids made 1 ms apart, as callers one after another make them.
   const t0 = Date.now();
   const ids = Array.from({ length: 20 }, (_, i) => makeCallId("test", n++, t0 + i));

@@ -1,6 +1,6 @@
 import type { DependencyContainer } from "tsyringe";
 import { ArityError, CallOutcomeUnknownError, ConfigError, DeadlineExceededError, NotOwnerError, PayloadTooLargeError, QueryMutationError, UnknownHandlerError } from "../errors.js";
-import { MAX_OUTCOME_CHARS, MAX_RECENT_CALLS, MIN_KEPT_OUTCOMES, forgetCalls, mayHaveForgotten, outcomeChars } from "./callIds.js";
+import { forgetCalls, mayHaveForgotten, outcomeChars, overOutcomeBounds } from "./callIds.js";
 import { callerError } from "./callerError.js";
 import { copyValue, commitValue, firstChange } from "../state/walk.js";
 import type { Delta } from "../state/delta.js";
@@ -295,14 +295,12 @@ export class Activation {
     const calls = this.calls;
     if (calls === null) return;
     const cutoff = now - this.host.dedupWindowMs;
-    let over = calls.size - MAX_RECENT_CALLS;
     let left = calls.size;
     const dropped: CallOutcome[] = [];
     for (const c of calls.values()) {
-      // By count, by age, and by size (the newest always stays).
-      if (over <= 0 && c.at >= cutoff && (this.callsChars <= MAX_OUTCOME_CHARS || left <= MIN_KEPT_OUTCOMES)) break;
+      // By age, and by count and size (as the copies do).
+      if (c.at >= cutoff && !overOutcomeBounds(left, this.callsChars)) break;
       dropped.push(c);
-      over--;
       left--;
       this.callsChars -= outcomeChars(c);
     }

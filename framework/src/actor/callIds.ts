@@ -32,6 +32,11 @@ export const MAX_OUTCOME_CHARS = 64 * 1024;
  */
 export const MIN_KEPT_OUTCOMES = 16;
 
+/** Whether `kept` outcomes of `chars` together are more than an actor keeps (the oldest go first). */
+export function overOutcomeBounds(kept: number, chars: number): boolean {
+  return kept > MAX_RECENT_CALLS || (chars > MAX_OUTCOME_CHARS && kept > MIN_KEPT_OUTCOMES);
+}
+
 const sizes = new WeakMap<object, number>();
 /** Running totals of `outcomeChars` over the outcome lists `keepOutcome` keeps. */
 const totals = new WeakMap<object, number>();
@@ -85,18 +90,16 @@ export function forgetCalls(forgotten: number | undefined, dropped: ReadonlyArra
 }
 
 /**
- * Appends an outcome to a window of outcomes, drops the oldest beyond `MAX_RECENT_CALLS` or
- * `MAX_OUTCOME_CHARS`, and
- * returns `forgotten` advanced past them. For the copies that keep no clock (backups, log
+ * Appends an outcome to a window of outcomes, drops the oldest beyond its bounds
+ * (`overOutcomeBounds`), and returns `forgotten` advanced past them. For the copies that keep no clock (backups, log
  * replay); the owner also drops by age (Activation.pruneCalls).
  */
 export function keepOutcome(calls: Array<{ readonly id: string; readonly value?: unknown }>, outcome: { readonly id: string; readonly value?: unknown }, forgotten: number | undefined): number | undefined {
   let chars = totals.get(calls) ?? calls.reduce((sum, c) => sum + outcomeChars(c), 0);
   calls.push(outcome);
   chars += outcomeChars(outcome);
-  let drop = Math.max(0, calls.length - MAX_RECENT_CALLS);
-  for (let x = 0; x < drop; x++) chars -= outcomeChars(calls[x] as { readonly id: string });
-  while (chars > MAX_OUTCOME_CHARS && calls.length - drop > MIN_KEPT_OUTCOMES) chars -= outcomeChars(calls[drop++] as { readonly id: string });
+  let drop = 0;
+  while (overOutcomeBounds(calls.length - drop, chars)) chars -= outcomeChars(calls[drop++] as { readonly id: string });
   totals.set(calls, chars);
   return drop > 0 ? forgetCalls(forgotten, calls.splice(0, drop)) : forgotten;
 }

@@ -439,11 +439,10 @@ export class ClusterNode extends BerthNode {
     if (error instanceof ReplicationError && remaining > 0) return this.waitForView(Math.min(remaining, 250));
     // No reply within the attempt: the owner may be frozen or the reply lost. Retry with the
     // same id; the owner runs a writing call at most once.
-    if (error instanceof DeadlineExceededError && error.message.includes("no reply from")) {
+    if (error instanceof DeadlineExceededError && error.target !== undefined) {
       if (remaining > 0) return;
       // Out of time: the caller's deadline is what passed, not the last attempt's share of it.
-      const target = /no reply from ([^)\s;]+)/.exec(error.message)?.[1] ?? "the owner";
-      throw new DeadlineExceededError(this.callTimeoutMs, `the last attempt had no reply from ${target}`);
+      throw new DeadlineExceededError(this.callTimeoutMs, `the last attempt had no reply from ${error.target}`);
     }
     throw error;
   }

@@ -200,12 +200,7 @@ export class BackupStore {
     for (const { partition, entries } of owned) {
       let part = this.parts.get(partition);
       if (part === undefined) this.parts.set(partition, (part = new Map()));
-      for (const e of entries) {
-        const key = actorKey(e.type, e.id);
-        const held = part.get(key);
-        if (held !== undefined && held.seq > (e.record.seq ?? 0)) continue;
-        part.set(key, { ...fromRecord(e.type, e.id, e.record, 0), behind: true, staleSince: now });
-      }
+      for (const e of entries) part.set(actorKey(e.type, e.id), { ...fromRecord(e.type, e.id, e.record, 0), behind: true, staleSince: now });
     }
   }
 

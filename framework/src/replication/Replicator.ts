@@ -446,7 +446,6 @@ export class Replicator {
       chars += q.text.length;
     }
     const batch = ch.queue.splice(0, count);
-    { const g = globalThis as unknown as { __rs?: number[] }; const r = (g.__rs ??= [0, 0]); r[0]!++; r[1]! += count; }
     ch.dueAt = 0; // what a full message left behind goes next
     // One message in flight per channel: what is in flight is this batch (less what a dropped partition took).
     ch.inFlight = batch;

@@ -88,7 +88,7 @@ export class NatsTransport implements Transport {
     this.relinkedTopic = `_relinked.${options.service ?? "rpc"}`;
     this.pending = new ReplyInbox<Pending>(nc, {
       onReply: (id, msg) => this.onReply(id, msg),
-      expired: (p) => p.reject(new DeadlineExceededError(p.timeoutMs, `no reply from ${p.target}`)),
+      expired: (p) => p.reject(new DeadlineExceededError(p.timeoutMs, `no reply from ${p.target}`, p.target)),
       onSweep: (now) => {
         this.coarseNow = now;
         // Batches whose requests all settled (their reply was lost or is late) are forgotten.
